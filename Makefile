@@ -1,0 +1,73 @@
+# Every target sets up what it needs by itself: a fresh clone needs only `make run` or `make test`.
+# `make help` lists the targets.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+OUTPUT ?= output
+
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv node html build run serve preview test lint format new-post migrate worker bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(PY_STAMP) ## Create or update the local virtual environment (.venv)
+
+node: $(NODE_STAMP) ## Install the offline checkers used by tests (Nu Html Checker, axe-core)
+
+html: $(PY_STAMP) ## Build the site for local use into output/ (with the search index)
+	$(BIN)/pelican content -s pelicanconf.py -o $(OUTPUT)
+	$(BIN)/python -m pagefind --site $(OUTPUT) --silent
+
+build: $(PY_STAMP) ## Production build with publishconf.py into output/
+	$(BIN)/pelican content -s publishconf.py -o $(OUTPUT) --delete-output-directory
+	$(BIN)/python -m pagefind --site $(OUTPUT) --silent
+
+migrate: $(PY_STAMP) ## Apply database migrations (creates the SQLite file on first use)
+	$(BIN)/flask --app leadform db upgrade
+
+run: html migrate ## Build the site and serve it with the booking service on http://$(HOST):$(PORT)
+	$(BIN)/flask --app leadform serve --host $(HOST) --port $(PORT) --site-dir $(OUTPUT)
+
+worker: migrate ## Run the outbox worker alone (sends queued emails)
+	$(BIN)/flask --app leadform outbox run
+
+preview: $(PY_STAMP) ## Live-reloading preview for editors, drafts and future posts included
+	$(BIN)/python -m sitebuild.preview --host $(HOST) --port $(PORT)
+
+new-post: $(PY_STAMP) ## Start a new article: make new-post TITLE="My title"
+	$(BIN)/python -m sitebuild.newpost "$(TITLE)"
+
+test: $(PY_STAMP) $(NODE_STAMP) ## Run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(PY_STAMP) ## Check code style (ruff)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(PY_STAMP) ## Fix code style where ruff can
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(PY_STAMP) ## Run the benchmarks; figures are printed (see docs/performance.md)
+	$(BIN)/python -m bench.site_build
+
+clean: ## Remove build output and caches (keeps .venv and the database)
+	rm -rf $(OUTPUT) cache .pytest_cache .ruff_cache

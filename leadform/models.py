@@ -1,0 +1,116 @@
+"""Tables of the booking service.
+
+All datetimes are stored as naive UTC (SQLite has no time zones); `utcnow()` gives one.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leadform.db import db
+
+
+def utcnow() -> datetime:
+    """Return the current time as a naive UTC datetime, the form every column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Booking(db.Model):
+    """One prospect's reservation of one assessment slot."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Public, unguessable identifier used in URLs and the iCalendar UID.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")  # or "cancelled"
+    slot_start: Mapped[datetime]  # naive UTC
+    slot_end: Mapped[datetime]  # naive UTC
+    timezone: Mapped[str] = mapped_column(String(64))  # the prospect's IANA zone
+
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    company: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200))
+    company_size: Mapped[str] = mapped_column(String(32))
+    goals: Mapped[str] = mapped_column(Text)
+    consent_at: Mapped[datetime]
+    privacy_version: Mapped[str] = mapped_column(String(32))
+
+    # Attribution: the article the prospect came from, UTM parameters, referring page.
+    source_article: Mapped[str | None] = mapped_column(String(200))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    referrer: Mapped[str | None] = mapped_column(String(2000))
+
+    # iCalendar SEQUENCE: bumped each time the event is moved or cancelled.
+    ics_sequence: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list["OutboxMessage"]] = relationship(back_populates="booking")
+
+    __table_args__ = (
+        # The last line of defence against double booking: at most one active booking per
+        # start time, enforced by the database itself on SQLite and PostgreSQL alike.
+        Index(
+            "uq_bookings_active_slot",
+            "slot_start",
+            unique=True,
+            sqlite_where=text("status = 'confirmed'"),
+            postgresql_where=text("status = 'confirmed'"),
+        ),
+    )
+
+
+class OutboxMessage(db.Model):
+    """A message waiting to leave the system (an email now; a webhook call later).
+
+    It is written in the same transaction as the booking that caused it, and a worker
+    delivers it; so a booking never exists without its emails, nor an email without it.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+    channel: Mapped[str] = mapped_column(String(16), default="email")  # "email" | "webhook"
+    kind: Mapped[str] = mapped_column(String(64))  # e.g. "prospect_confirmation"
+    # The whole message as plain data (see leadform.mail.EmailMessage.to_dict).
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sent|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A worker holds a message until this time; a crashed worker's lease simply runs out.
+    locked_until: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    booking: Mapped[Booking | None] = relationship(back_populates="messages")
+    delivery_attempts: Mapped[list["DeliveryAttempt"]] = relationship(
+        back_populates="message", order_by="DeliveryAttempt.id"
+    )
+
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+
+
+class DeliveryAttempt(db.Model):
+    """One try at delivering an outbox message, with its outcome."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16))  # "sent" | "retry" | "failed"
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(100))
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="delivery_attempts")

@@ -1,0 +1,91 @@
+"""Pelican settings for local builds. publishconf.py extends them for production.
+
+Firm facts (name, blurb, the assessment, navigation) come from site.toml, the one source the
+booking service reads too; do not restate them here.
+"""
+
+import tomllib
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+with (_HERE / "site.toml").open("rb") as _f:
+    SITE = tomllib.load(_f)
+
+AUTHOR = SITE["firm"]["name"]
+SITENAME = SITE["firm"]["name"]
+SITESUBTITLE = SITE["firm"]["tagline"]
+SITEURL = ""
+RELATIVE_URLS = False
+
+PATH = "content"
+ARTICLE_PATHS = ["articles"]
+PAGE_PATHS = ["pages"]
+STATIC_PATHS = ["images", "extra/robots.txt", "extra/favicon.svg", "extra/favicon.ico"]
+EXTRA_PATH_METADATA = {
+    "extra/robots.txt": {"path": "robots.txt"},
+    "extra/favicon.svg": {"path": "favicon.svg"},
+    "extra/favicon.ico": {"path": "favicon.ico"},
+}
+
+TIMEZONE = SITE["availability"]["timezone"]
+DEFAULT_LANG = "en"
+DEFAULT_DATE_FORMAT = "%B %Y"
+
+THEME = "theme"
+THEME_STATIC_DIR = "theme"
+
+# URLs: articles under /blog/, pages at the root, everything as directory URLs.
+ARTICLE_URL = "blog/{slug}/"
+ARTICLE_SAVE_AS = "blog/{slug}/index.html"
+PAGE_URL = "{slug}/"
+PAGE_SAVE_AS = "{slug}/index.html"
+CATEGORY_URL = "category/{slug}/"
+CATEGORY_SAVE_AS = "category/{slug}/index.html"
+CATEGORIES_SAVE_AS = "category/index.html"
+TAG_URL = "tag/{slug}/"
+TAG_SAVE_AS = "tag/{slug}/index.html"
+TAGS_SAVE_AS = "tag/index.html"
+ARCHIVES_SAVE_AS = "archives/index.html"
+AUTHOR_SAVE_AS = ""
+AUTHORS_SAVE_AS = ""
+DEFAULT_PAGINATION = 10
+PAGINATION_PATTERNS = (
+    (1, "{url}", "{save_as}"),
+    (2, "{base_name}/page/{number}/", "{base_name}/page/{number}/index.html"),
+)
+
+# Drafts and future-dated articles never reach the published site (make preview shows them).
+WITH_FUTURE_DATES = False
+DRAFT_SAVE_AS = ""
+DRAFT_PAGE_SAVE_AS = ""
+DRAFT_URL = ""
+DRAFT_PAGE_URL = ""
+
+# Feeds are on locally too, so tests and the link check see them.
+FEED_DOMAIN = "http://127.0.0.1:8000"
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+CATEGORY_FEED_ATOM = "feeds/{slug}.atom.xml"
+FEED_ALL_RSS = None
+CATEGORY_FEED_RSS = None
+TRANSLATION_FEED_ATOM = None
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TAG_FEED_ATOM = None
+
+MARKDOWN = {
+    "extension_configs": {
+        "markdown.extensions.extra": {},
+        "markdown.extensions.toc": {"permalink": "#", "permalink_title": "Link to this section"},
+        "markdown.extensions.meta": {},
+        "markdown.extensions.smarty": {},
+    },
+    "output_format": "html5",
+}
+
+# Our plugins live in the sitebuild package (installed in the virtual environment).
+# Pelican only logs a plugin that fails to load, so tests check that each one ran.
+PLUGIN_PATHS = []
+PLUGINS = ["sitebuild.articles", "sitebuild.contentcheck"]
+
+CACHE_CONTENT = False
+LOAD_CONTENT_CACHE = False
