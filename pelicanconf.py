@@ -20,9 +20,10 @@ RELATIVE_URLS = False
 PATH = "content"
 ARTICLE_PATHS = ["articles"]
 PAGE_PATHS = ["pages"]
-STATIC_PATHS = ["images", "extra/robots.txt", "extra/favicon.svg", "extra/favicon.ico"]
+STATIC_PATHS = ["images", "extra/favicon.svg", "extra/favicon.ico"]
+# robots.txt is a template so its Sitemap line carries the absolute base URL.
+TEMPLATE_PAGES = {"extra/robots.txt": "robots.txt"}
 EXTRA_PATH_METADATA = {
-    "extra/robots.txt": {"path": "robots.txt"},
     "extra/favicon.svg": {"path": "favicon.svg"},
     "extra/favicon.ico": {"path": "favicon.ico"},
 }
@@ -33,6 +34,9 @@ DEFAULT_DATE_FORMAT = "%B %Y"
 
 THEME = "theme"
 THEME_STATIC_DIR = "theme"
+# Autoescape as in Flask, so the partials shared with leadform behave the same in both;
+# templates mark rendered Markdown with |safe.
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "autoescape": True}
 
 # URLs: articles under /blog/, pages at the root, everything as directory URLs.
 ARTICLE_URL = "blog/{slug}/"
@@ -41,13 +45,17 @@ PAGE_URL = "{slug}/"
 PAGE_SAVE_AS = "{slug}/index.html"
 CATEGORY_URL = "category/{slug}/"
 CATEGORY_SAVE_AS = "category/{slug}/index.html"
+CATEGORIES_URL = "category/"
 CATEGORIES_SAVE_AS = "category/index.html"
 TAG_URL = "tag/{slug}/"
 TAG_SAVE_AS = "tag/{slug}/index.html"
+TAGS_URL = "tag/"
 TAGS_SAVE_AS = "tag/index.html"
+ARCHIVES_URL = "archives/"
 ARCHIVES_SAVE_AS = "archives/index.html"
 AUTHOR_SAVE_AS = ""
 AUTHORS_SAVE_AS = ""
+DIRECT_TEMPLATES = ["index", "categories", "tags", "archives"]
 DEFAULT_PAGINATION = 10
 PAGINATION_PATTERNS = (
     (1, "{url}", "{save_as}"),
@@ -85,7 +93,13 @@ MARKDOWN = {
 # Our plugins live in the sitebuild package (installed in the virtual environment).
 # Pelican only logs a plugin that fails to load, so tests check that each one ran.
 PLUGIN_PATHS = []
-PLUGINS = ["sitebuild.articles", "sitebuild.contentcheck"]
+PLUGINS = [
+    "sitebuild.articles",
+    "sitebuild.seo",
+    "sitebuild.feeds",
+    "sitebuild.sitemap",
+    "sitebuild.contentcheck",
+]
 
 CACHE_CONTENT = False
 LOAD_CONTENT_CACHE = False
