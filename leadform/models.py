@@ -3,9 +3,9 @@
 All datetimes are stored as naive UTC (SQLite has no time zones); `utcnow()` gives one.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadform.db import db
@@ -49,10 +49,25 @@ class Booking(db.Model):
 
     # iCalendar SEQUENCE: bumped each time the event is moved or cancelled.
     ics_sequence: Mapped[int] = mapped_column(default=0)
+    # After the booking: how often the prospect moved it, when it was cancelled, whether
+    # they came ("attended" | "no_show", set by an operator), which reminders were queued,
+    # and when personal data was erased (the slot history is kept).
+    move_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    cancelled_at: Mapped[datetime | None]
+    attendance: Mapped[str | None] = mapped_column(String(16))
+    reminder_24h_queued_at: Mapped[datetime | None]
+    reminder_1h_queued_at: Mapped[datetime | None]
+    anonymised_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     messages: Mapped[list["OutboxMessage"]] = relationship(back_populates="booking")
+    events: Mapped[list["BookingEvent"]] = relationship(
+        back_populates="booking", order_by="BookingEvent.id"
+    )
+    notes: Mapped[list["BookingNote"]] = relationship(
+        back_populates="booking", order_by="BookingNote.id"
+    )
 
     __table_args__ = (
         # The last line of defence against double booking: at most one active booking per
@@ -114,3 +129,79 @@ class DeliveryAttempt(db.Model):
     worker: Mapped[str | None] = mapped_column(String(100))
 
     message: Mapped[OutboxMessage] = relationship(back_populates="delivery_attempts")
+
+
+class BookingEvent(db.Model):
+    """One change in a booking's life (created, moved, cancelled, anonymised, attendance).
+
+    The slot history survives anonymisation: events hold times and kinds, never personal data.
+    """
+
+    __tablename__ = "booking_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    slot_start: Mapped[datetime | None]  # naive UTC: the slot after this event
+    previous_slot_start: Mapped[datetime | None]
+    actor: Mapped[str] = mapped_column(String(64), default="prospect")  # or "operator:<name>"
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    booking: Mapped[Booking] = relationship(back_populates="events")
+
+
+class Operator(db.Model):
+    """A named member of the firm who may sign in to /admin."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class BookingNote(db.Model):
+    """A private note an operator wrote on a booking."""
+
+    __tablename__ = "booking_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    booking: Mapped[Booking] = relationship(back_populates="notes")
+    operator: Mapped[Operator | None] = relationship()
+
+
+class BookingPageVisit(db.Model):
+    """Daily count of visits to the booking page per source, with no cookie and no IP.
+
+    Empty strings (not NULL) stand for "no value" so the unique key also holds for them.
+    """
+
+    __tablename__ = "booking_page_visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    source_article: Mapped[str] = mapped_column(String(200), default="")
+    utm_source: Mapped[str] = mapped_column(String(200), default="")
+    utm_medium: Mapped[str] = mapped_column(String(200), default="")
+    utm_campaign: Mapped[str] = mapped_column(String(200), default="")
+    visits: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "day",
+            "source_article",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            name="uq_booking_page_visits_key",
+        ),
+    )

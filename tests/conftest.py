@@ -33,7 +33,9 @@ def missing(what: str) -> None:
 
 def require_executable(name: str) -> str:
     """Return the path of executable `name`, or skip/fail via `missing`."""
-    path = shutil.which(name) or (name if os.path.isabs(name) and os.access(name, os.X_OK) else None)
+    path = shutil.which(name)
+    if path is None and os.path.isabs(name) and os.access(name, os.X_OK):
+        path = name
     if not path:
         missing(name)
     return path

@@ -1,0 +1,136 @@
+"""Health checks for load balancers and process supervisors: `/healthz` and `/readyz`.
+
+`/healthz` answers as long as the process can serve a request (liveness). `/readyz` says
+whether this instance should get traffic: the database answers, its schema is at the
+migrations' head, and the outbox is not stuck. Each failing check is named in the answer, so
+a probe's log says what to fix. Neither endpoint is rate limited or CSRF protected: probes
+come often, from one address, and never post a form.
+"""
+
+import os
+from datetime import timedelta
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, Flask, current_app, jsonify
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from leadform.config import ConfigError
+from leadform.db import db
+from leadform.extensions import csrf, limiter
+from leadform.models import OutboxMessage, utcnow
+
+bp = Blueprint("health", __name__)
+LAG_VARIABLE = "LEADFORM_READY_MAX_OUTBOX_LAG_SECONDS"
+DEFAULT_MAX_OUTBOX_LAG_SECONDS = 900.0
+SKIPPED = "not checked"  # a check that needs the database, when the database is away
+
+
+class CheckFailed(Exception):
+    """One readiness check failed; the message says why, without any personal data."""
+
+
+def init_app(app: Flask) -> None:
+    """Register the health endpoints, exempt from rate limits and CSRF, and read the lag."""
+    if "READY_MAX_OUTBOX_LAG_SECONDS" not in app.config:
+        app.config["READY_MAX_OUTBOX_LAG_SECONDS"] = _read_lag(os.environ.get(LAG_VARIABLE))
+    limiter.exempt(bp)
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+
+
+def _read_lag(raw: str | None) -> float:
+    """Parse LEADFORM_READY_MAX_OUTBOX_LAG_SECONDS (seconds, positive)."""
+    if raw is None:
+        return DEFAULT_MAX_OUTBOX_LAG_SECONDS
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{LAG_VARIABLE} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{LAG_VARIABLE} must be more than 0, got {raw!r}")
+    return value
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process is up and serving requests."""
+    response = jsonify(status="ok")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: database reachable, migrations at head, outbox moving; 503 naming failures."""
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            checks = {
+                "database": "ok",
+                "migrations": _outcome(check_migrations, connection),
+                "outbox": _outcome(check_outbox, connection),
+            }
+    except SQLAlchemyError as exc:
+        # Only the exception's type: its text may quote a connection string.
+        checks = {
+            "database": f"unreachable ({type(exc).__name__})",
+            "migrations": SKIPPED,
+            "outbox": SKIPPED,
+        }
+    failed = sorted(name for name, result in checks.items() if result not in ("ok", SKIPPED))
+    body = {"status": "fail" if failed else "ok", "checks": checks, "failed": failed}
+    response = jsonify(body)
+    # A cached answer would hide a change of state from the probe.
+    response.headers["Cache-Control"] = "no-store"
+    return response, 503 if failed else 200
+
+
+def _outcome(check, connection) -> str:
+    """Run one check; return "ok" or the reason it failed."""
+    try:
+        check(connection)
+    except CheckFailed as exc:
+        return str(exc)
+    except SQLAlchemyError as exc:
+        # E.g. a missing table on a database that was never migrated.
+        connection.rollback()
+        return f"could not be checked ({type(exc).__name__})"
+    return "ok"
+
+
+def script_heads() -> set[str]:
+    """Return the head revisions of the migrations shipped with this code (read once)."""
+    cached = current_app.extensions.get("health.script_heads")
+    if cached is None:
+        script = ScriptDirectory(str(current_app.config["MIGRATIONS_DIR"]))
+        cached = current_app.extensions["health.script_heads"] = set(script.get_heads())
+    return cached
+
+
+def check_migrations(connection) -> None:
+    """Fail unless the database's revisions are exactly the migrations' heads."""
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    expected = script_heads()
+    if current != expected:
+        found = ", ".join(sorted(current)) or "none"
+        raise CheckFailed(
+            f"database at {found}, code expects {', '.join(sorted(expected))}: "
+            "run `flask --app leadform db upgrade`"
+        )
+
+
+def check_outbox(connection) -> None:
+    """Fail when a queued message is overdue by more than READY_MAX_OUTBOX_LAG_SECONDS."""
+    lag = timedelta(seconds=float(current_app.config["READY_MAX_OUTBOX_LAG_SECONDS"]))
+    overdue = connection.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at < utcnow() - lag)
+    )
+    if overdue:
+        raise CheckFailed(
+            f"{overdue} queued message(s) overdue by more than {lag.total_seconds():g} s: "
+            "is the outbox worker running?"
+        )

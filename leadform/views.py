@@ -1,0 +1,197 @@
+"""The booking pages: the form with its free slots, the confirmation and the calendar file."""
+
+from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from wtforms.fields.choices import SelectChoice
+
+from leadform import bookings, emails
+from leadform.extensions import limiter
+from leadform.forms import (
+    NEUTRAL_ERROR,
+    BookingForm,
+    SpamSuspected,
+    sign_started,
+)
+from leadform.slots import (
+    DAY_NAMES,
+    MONTHS,
+    Slot,
+    SlotUnavailable,
+    format_range,
+    group_by_local_day,
+    parse_slot_value,
+    resolve_timezone,
+    slot_value,
+    timezone_choices,
+)
+
+bp = Blueprint("book", __name__)
+UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+@bp.after_request
+def _no_store(response):
+    """Keep personal answers and CSRF tokens out of shared and browser caches."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _rate_limit() -> str:
+    return current_app.config["RATE_LIMIT"]
+
+
+@bp.route("/book", methods=["GET", "POST"])
+@limiter.limit(_rate_limit, methods=["POST"])
+def book():
+    """Show the booking form with the free slots; on a valid POST, reserve the slot."""
+    form = BookingForm() if request.method == "POST" else BookingForm(data=_prefill())
+    notice = None
+    if form.validate_on_submit():
+        try:
+            form.check_not_spam(current_app.config["MIN_FILL_SECONDS"])
+            booking = _reserve(form)
+        except SpamSuspected:
+            notice = NEUTRAL_ERROR
+        except (bookings.SlotTaken, SlotUnavailable):
+            form.slot.errors = [bookings.SLOT_TAKEN_MESSAGE]
+        else:
+            return redirect(url_for("book.confirmed", public_id=booking.public_id), code=303)
+    return _render_form(form, notice)
+
+
+def _reserve(form: BookingForm):
+    """Turn the validated form into a booking."""
+    request_data = bookings.BookingRequest(
+        name=form.name.data,
+        email=form.email.data,
+        company=form.company.data,
+        role=form.role.data,
+        company_size=form.company_size.data,
+        goals=form.goals.data,
+        timezone=form.timezone.data,
+        slot_start=parse_slot_value(form.slot.data),
+        **form.attribution,
+    )
+    return bookings.reserve_slot(
+        request_data,
+        availability=current_app.extensions["availability"],
+        privacy_version=current_app.config["SITE"]["privacy"]["policy_version"],
+        now=datetime.now(UTC),
+    )
+
+
+def _prefill() -> dict:
+    """Read the attribution and the zone from the query string and the Referer header."""
+    args = request.args
+    data = {name: args.get(name) for name in UTM_PARAMS}
+    data["source_article"] = args.get("from")
+    data["referrer"] = args.get("referrer") or _outside_referrer()
+    # The form's filters clean and cut these values as they would posted ones.
+    data["timezone"] = _display_zone_name(args.get("tz"))
+    return data
+
+
+def _outside_referrer() -> str | None:
+    """Return the Referer unless it is the booking page itself (a time zone reload)."""
+    referrer = request.referrer
+    if referrer and urlsplit(referrer).path == url_for("book.book"):
+        return None
+    return referrer
+
+
+def _host_zone_name() -> str:
+    return current_app.config["SITE"]["availability"]["timezone"]
+
+
+def _display_zone_name(requested: str | None) -> str:
+    """Return the valid zone name to show times in (the host's when `requested` is not)."""
+    host = _host_zone_name()
+    return resolve_timezone(requested, ZoneInfo(host)).key
+
+
+def _render_form(form: BookingForm, notice: str | None):
+    """Render the booking page, slots grouped by day in the prospect's zone."""
+    zone_name = _display_zone_name(form.timezone.data)
+    form.timezone.data = form.timezone.data or zone_name
+    zones = timezone_choices(extra=(_host_zone_name(),))
+    form.timezone.choices = [SelectChoice(name, name.replace("_", " ")) for name in zones]
+    form.started.data = sign_started()
+    free = bookings.free_slots(current_app.extensions["availability"], datetime.now(UTC))
+    return render_template(
+        "book.html",
+        form=form,
+        notice=notice,
+        zone_name=zone_name,
+        zones=zones,
+        days=_days(free, ZoneInfo(zone_name)),
+        query=_carry_over_query(form),
+        detect_zone=request.method == "GET" and "tz" not in request.args,
+    )
+
+
+def _days(free: list[Slot], zone: ZoneInfo) -> list[dict]:
+    """Return the free slots as days with a heading and (value, label) choices."""
+    return [
+        {
+            "label": _day_label(day),
+            "slots": [(slot_value(s), _time_label(s, zone)) for s in day_slots],
+        }
+        for day, day_slots in group_by_local_day(free, zone)
+    ]
+
+
+def _day_label(day: date) -> str:
+    return f"{DAY_NAMES[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def _time_label(slot: Slot, zone: ZoneInfo) -> str:
+    """Return e.g. "14:00–15:30 GMT" for a slot inside its day's fieldset."""
+    start, end = slot.local(zone)
+    return f"{start:%H:%M}–{end:%H:%M} {end.tzname()}"
+
+
+def _carry_over_query(form: BookingForm) -> dict:
+    """Return the attribution the time zone picker must keep across its reload."""
+    carried = {name: form[name].data for name in UTM_PARAMS}
+    carried["from"] = form.source_article.data
+    carried["referrer"] = form.referrer.data
+    return {key: value for key, value in carried.items() if value}
+
+
+@bp.get("/book/confirmed/<public_id>")
+def confirmed(public_id: str):
+    """Show the booked session in the prospect's and the host's time zones."""
+    booking = bookings.find_booking(public_id) or abort(404)
+    slot = bookings.booking_slot(booking)
+    host_zone = _host_zone_name()
+    return render_template(
+        "confirmed.html",
+        booking=booking,
+        prospect_time=format_range(slot, resolve_timezone(booking.timezone, ZoneInfo(host_zone))),
+        host_time=format_range(slot, ZoneInfo(host_zone)),
+        host_zone=host_zone,
+    )
+
+
+@bp.get("/book/<public_id>/invite.ics")
+def invite(public_id: str):
+    """Download the booking as an iCalendar file (same UID as the emailed invite)."""
+    booking = bookings.find_booking(public_id) or abort(404)
+    body = emails.build_booking_invite(booking, current_app.config)
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="ai-readiness-assessment.ics"'},
+    )

@@ -1,0 +1,250 @@
+"""Booking end to end over HTTP, and reserve_slot as a plain function."""
+
+import base64
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from leadform.bookings import BookingRequest, booking_slot, reserve_slot
+from leadform.db import db
+from leadform.models import Booking, OutboxMessage
+from leadform.slots import SlotUnavailable, available_slots, format_range, parse_slot_value
+from tests.leadform.booking_pages import GOALS, FormPage, answers, open_form
+
+NEW_YORK = ZoneInfo("America/New_York")
+LONDON = ZoneInfo("Europe/London")
+
+
+def book(client, url="/book", headers=None, **overrides):
+    """Open the form at `url`, submit valid answers; return (response, chosen slot value)."""
+    page = open_form(client, url, headers=headers or {})
+    data = answers(page, **overrides)
+    return client.post("/book", data=data), data["slot"]
+
+
+def only_booking(app) -> Booking:
+    with app.app_context():
+        booking = db.session.scalars(select(Booking)).one()
+        db.session.expunge(booking)
+        return booking
+
+
+def test_slots_are_shown_in_the_chosen_zone(client):
+    page_html = client.get("/book?tz=America/New_York").get_data(as_text=True)
+    page = FormPage(page_html)
+    first = parse_slot_value(page.slots[0]).astimezone(NEW_YORK)
+    assert f"{first:%H:%M}–" in page_html
+    assert re.search(r"\d\d:\d\d–\d\d:\d\d E[SD]T", page_html)
+    assert page.selected["tz"] == "America/New_York"
+    assert page.selected["timezone"] == "America/New_York"
+
+
+def test_slots_are_grouped_by_day_in_fieldsets(client):
+    body = client.get("/book").get_data(as_text=True)
+    legends = re.findall(r'<fieldset class="slot-day">\s*<legend>([^<]+)</legend>', body)
+    assert legends
+    assert re.fullmatch(r"[A-Z][a-z]+day \d{1,2} [A-Z][a-z]+ \d{4}", legends[0])
+
+
+def test_unknown_zone_falls_back_to_the_host_zone(client):
+    page = open_form(client, "/book?tz=Not/AZone")
+    assert page.selected["tz"] == "Europe/London"
+
+
+def test_booking_redirects_to_the_confirmation(client, app):
+    response, _ = book(client)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/book/confirmed/{only_booking(app).public_id}"
+
+
+def test_booking_stores_the_answers_and_consent(client, app):
+    response, chosen = book(client, timezone="America/New_York")
+    booking = only_booking(app)
+    assert booking.slot_start == parse_slot_value(chosen).replace(tzinfo=None)
+    assert booking.status == "confirmed"
+    assert booking.email == "siobhan.obrien@example.com"
+    assert booking.goals == GOALS
+    assert booking.timezone == "America/New_York"
+    assert booking.privacy_version == app.config["SITE"]["privacy"]["policy_version"]
+    assert booking.consent_at is not None
+    assert len(booking.public_id) >= 20
+
+
+def test_booking_keeps_the_attribution(client, app):
+    url = "/book?from=ai-readiness-assessment&utm_source=linkedin&utm_medium=social"
+    url += "&utm_campaign=q4&utm_term=ai+strategy&utm_content=banner"
+    book(client, url, headers={"Referer": "https://www.linkedin.com/feed/"})
+    booking = only_booking(app)
+    assert booking.source_article == "ai-readiness-assessment"
+    assert (booking.utm_source, booking.utm_medium) == ("linkedin", "social")
+    assert (booking.utm_campaign, booking.utm_term, booking.utm_content) == (
+        "q4",
+        "ai strategy",
+        "banner",
+    )
+    assert booking.referrer == "https://www.linkedin.com/feed/"
+
+
+def test_overlong_attribution_is_cut_not_refused(client, app):
+    response, _ = book(client, f"/book?utm_source={'x' * 5000}")
+    assert response.status_code == 303
+    assert only_booking(app).utm_source == "x" * 200
+
+
+def test_time_zone_reload_keeps_the_original_referrer(client, app):
+    # The zone picker (and book.js) reload /book; the first page's Referer must survive.
+    first = open_form(client, "/book?from=post", headers={"Referer": "https://news.example/x"})
+    assert first.hidden["referrer"] == "https://news.example/x"
+    reloaded = open_form(
+        client,
+        "/book?tz=Asia/Tokyo&from=post&referrer=https://news.example/x",
+        headers={"Referer": "http://localhost/book?from=post"},
+    )
+    assert reloaded.hidden["referrer"] == "https://news.example/x"
+    assert reloaded.hidden["source_article"] == "post"
+
+
+def test_confirmation_shows_both_zones(client, app):
+    response, chosen = book(client, timezone="America/New_York")
+    body = client.get(response.headers["Location"]).get_data(as_text=True)
+    booking = only_booking(app)
+    slot = booking_slot(booking)
+    assert format_range(slot, NEW_YORK) in body
+    assert format_range(slot, LONDON) in body
+    assert f"/book/{booking.public_id}/invite.ics" in body
+    assert app.config["SITE"]["firm"]["email"] in body
+
+
+def test_unknown_confirmation_is_404(client):
+    assert client.get("/book/confirmed/nope").status_code == 404
+    assert client.get("/book/nope/invite.ics").status_code == 404
+
+
+def test_invite_download_matches_the_booking_and_the_email(client, app):
+    response, chosen = book(client)
+    booking = only_booking(app)
+    download = client.get(f"/book/{booking.public_id}/invite.ics")
+    assert download.mimetype == "text/calendar"
+    event = Calendar.from_ical(download.data).walk("VEVENT")[0]
+    assert event.decoded("dtstart").astimezone(UTC) == parse_slot_value(chosen)
+    with app.app_context():
+        confirmation = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "prospect_confirmation")
+        ).one()
+        emailed = base64.b64decode(confirmation.payload["attachments"][0]["content"])
+    assert str(event["uid"]) == str(Calendar.from_ical(emailed).walk("VEVENT")[0]["uid"])
+
+
+def test_booking_queues_two_emails_for_it(client, app):
+    book(client)
+    booking = only_booking(app)
+    with app.app_context():
+        messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [m.kind for m in messages] == ["prospect_confirmation", "team_notification"]
+    assert {m.booking_id for m in messages} == {booking.id}
+    assert {m.status for m in messages} == {"queued"}
+
+
+def test_taken_slot_gives_the_form_back_with_answers(app):
+    first, second = app.test_client(), app.test_client()
+    page = open_form(second)  # second prospect sees the slot while it is free
+    book(first, slot=page.slots[0])
+    response = second.post("/book", data=answers(page, company="Other Co"))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "That time was just taken — please choose another." in body
+    assert 'value="Other Co"' in body
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
+
+
+# --- reserve_slot without HTTP -------------------------------------------------------------
+
+
+def booking_request(start: datetime, **overrides) -> BookingRequest:
+    values = dict(
+        name="Ann Lee",
+        email="ann@example.com",
+        company="Acme",
+        role="COO",
+        company_size="50-249",
+        goals=GOALS,
+        timezone="Europe/London",
+        slot_start=start,
+        source_article="ai-readiness-assessment",
+    )
+    values.update(overrides)
+    return BookingRequest(**values)
+
+
+def first_free(app, now):
+    return available_slots(app.extensions["availability"], now, [])[0]
+
+
+def reserve(app, start, now, **overrides):
+    return reserve_slot(
+        booking_request(start, **overrides),
+        availability=app.extensions["availability"],
+        privacy_version="2026-11-01",
+        now=now,
+    )
+
+
+def test_reserve_slot_stores_booking_and_emails_together(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        booking = reserve(app, slot.start, now)
+        assert booking.slot_start == slot.start.replace(tzinfo=None)
+        assert len(booking.messages) == 2
+
+
+def test_reserve_slot_refuses_a_booked_slot(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        reserve(app, slot.start, now)
+        with pytest.raises(SlotUnavailable) as info:
+            reserve(app, slot.start, now, email="other@example.com")
+        assert info.value.code == "taken"
+
+
+def test_reserve_slot_refuses_a_slot_outside_the_hours(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with app.app_context(), pytest.raises(SlotUnavailable):
+        reserve(app, datetime(2026, 11, 29, 3, 0, tzinfo=UTC), now)  # a Sunday night
+
+
+def test_failed_email_leaves_no_booking(app):
+    # An address that cannot be a mail header makes queueing fail: nothing may be stored.
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        with pytest.raises(ValueError):
+            reserve(app, slot.start, now, email="ann@example.com\r\nBcc: x@evil.example")
+        assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_database_index_refuses_two_active_bookings_of_one_slot(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        booking = reserve(app, slot.start, now)
+        twin = Booking(
+            **{
+                c.name: getattr(booking, c.name)
+                for c in Booking.__table__.columns
+                if c.name != "id"
+            }
+        )
+        twin.public_id = "another-public-id"
+        db.session.add(twin)
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()

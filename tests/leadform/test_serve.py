@@ -1,0 +1,118 @@
+"""`flask serve` (what `make run` starts): site, booking pages and outbox worker together."""
+
+import http.cookiejar
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.leadform.booking_pages import FormPage, answers
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check, what: str, limit: float = 60.0):
+    """Poll `check` until it returns something truthy; fail naming `what` after `limit` s."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(part) for part in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def served(tmp_path):
+    """Start `flask serve` on a fresh database and a tiny site; stop it afterwards."""
+    site = tmp_path / "output"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>Home page</h1>")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFORM_")}
+    env.update(
+        LEADFORM_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        LEADFORM_MAIL_BACKEND="file",
+        LEADFORM_MAIL_DIR=str(tmp_path / "mail"),
+        LEADFORM_MIN_FILL_SECONDS="0",
+        LEADFORM_OUTBOX_POLL_SECONDS="0.2",
+    )
+    flask = [sys.executable, "-m", "flask", "--app", "leadform"]
+    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = free_port()
+    command = flask + ["serve", "--port", str(port), "--site-dir", str(site)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(base + "/"), "the server to answer")
+        yield base, process, tmp_path / "mail"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+        process.stdout.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except (urllib.error.URLError, ConnectionError):
+        return False
+
+
+def test_serve_prints_its_address_and_serves_the_site(served):
+    base, process, _ = served
+    assert process.stdout.readline().strip().startswith(f"Serving on {base}/")
+    with urllib.request.urlopen(base + "/", timeout=5) as response:
+        assert b"Home page" in response.read()
+
+
+def test_serve_books_and_its_worker_sends_the_emails(served):
+    base, process, mail_dir = served
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with opener.open(base + "/book", timeout=10) as response:
+        page = FormPage(response.read().decode())
+    body = urllib.parse.urlencode(answers(page)).encode()
+    with opener.open(base + "/book", data=body, timeout=10) as response:
+        assert "/book/confirmed/" in response.url
+    wait_for(lambda: len(list(mail_dir.glob("*"))) >= 2, "the worker to write two emails")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_serve_stops_the_worker(served, stop):
+    _, process, _ = served
+    workers = wait_for(lambda: children(process.pid), "the worker process")
+    process.send_signal(stop)
+    assert process.wait(timeout=30) == 0
+    assert not any(alive(pid) for pid in workers)
