@@ -52,8 +52,8 @@ worker: migrate ## Run the outbox worker alone (sends queued emails)
 preview: $(PY_STAMP) ## Live-reloading preview for editors, drafts and future posts included
 	$(BIN)/python -m sitebuild.preview --host $(HOST) --port $(PORT)
 
-new-post: $(PY_STAMP) ## Start a new article: make new-post TITLE="My title"
-	$(BIN)/python -m sitebuild.newpost "$(TITLE)"
+new-post: $(PY_STAMP) ## Start a new article: make new-post TITLE="My title" [SLUG=my-title]
+	$(BIN)/python -m sitebuild.newpost "$(TITLE)" --slug "$(SLUG)"
 
 test: $(PY_STAMP) $(NODE_STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -68,6 +68,10 @@ format: $(PY_STAMP) ## Fix code style where ruff can
 
 bench: $(PY_STAMP) ## Run the benchmarks; figures are printed (see docs/performance.md)
 	$(BIN)/python -m bench.site_build
+
+.PHONY: bench-service
+bench-service: $(PY_STAMP) ## Load-test the booking service (gunicorn, wrk, 127.0.0.1; ~5 min)
+	$(BIN)/python -m bench.service
 
 clean: ## Remove build output and caches (keeps .venv and the database)
 	rm -rf $(OUTPUT) cache .pytest_cache .ruff_cache

@@ -11,8 +11,10 @@ Every article and page also has its heading permalinks marked ``data-pagefind-ig
 Templates read these attributes directly; see docs/theme.md.
 """
 
+import heapq
 import math
 import re
+from collections import Counter, defaultdict
 from html.parser import HTMLParser
 
 from pelican import signals
@@ -84,23 +86,54 @@ def reading_minutes(words: int) -> int:
     return max(1, math.ceil(words / WORDS_PER_MINUTE))
 
 
+class RelatedIndex:
+    """Articles by tag and by category, built once per build.
+
+    Ranking every article against every other is quadratic (about 1,000,000 pairs and several
+    seconds at 1,000 articles); looking candidates up by tag touches only articles that can
+    be related at all.
+    """
+
+    def __init__(self, articles):
+        self.articles = list(articles)
+        self.positions = {id(article): position for position, article in enumerate(self.articles)}
+        self.by_tag = defaultdict(list)  # tag -> positions, ascending (newest first)
+        self.by_category = defaultdict(list)
+        for position, article in enumerate(self.articles):
+            for tag in set(getattr(article, "tags", []) or []):
+                self.by_tag[tag].append(position)
+            self.by_category[article.category].append(position)
+
+    def related(self, article, limit: int = RELATED_LIMIT) -> list:
+        """Up to `limit` other articles: most shared tags, then same category, then newest."""
+        shared = Counter()
+        for tag in set(getattr(article, "tags", []) or []):
+            shared.update(self.by_tag.get(tag, ()))
+        mine = self.positions.get(id(article))
+        ranked = heapq.nsmallest(
+            limit,
+            (
+                (-count, self.articles[p].category != article.category, p)
+                for p, count in shared.items()
+                if p != mine
+            ),
+        )
+        # Articles sharing no tag come after all that share one: same category, newest first.
+        for position in self.by_category.get(article.category, ()):
+            if len(ranked) >= limit:
+                break
+            if position not in shared and position != mine:
+                ranked.append((0, False, position))
+        return [self.articles[position] for *_key, position in ranked]
+
+
 def related_articles(article, articles, limit: int = RELATED_LIMIT) -> list:
     """Return up to `limit` other articles ranked by shared tags, then same category.
 
     `articles` must be ordered newest first; ties keep that order. Articles that share
     neither a tag nor the category are not related and never returned.
     """
-    tags = set(getattr(article, "tags", []) or [])
-    scored = []
-    for position, other in enumerate(articles):
-        if other is article:
-            continue
-        shared = len(tags & set(getattr(other, "tags", []) or []))
-        same_category = other.category == article.category
-        if shared or same_category:
-            scored.append((-shared, not same_category, position, other))
-    scored.sort(key=lambda entry: entry[:3])
-    return [entry[3] for entry in scored[:limit]]
+    return RelatedIndex(articles).related(article, limit)
 
 
 def annotate_articles(articles) -> None:
@@ -109,6 +142,7 @@ def annotate_articles(articles) -> None:
     Neighbours follow the publication date whatever order `articles` arrives in.
     """
     articles = sorted(articles, key=lambda article: article.date, reverse=True)
+    related = RelatedIndex(articles)
     for index, article in enumerate(articles):
         # _content is the body as rendered from Markdown, before Pelican resolves
         # {filename} links; reading `content` this early would memoize broken links.
@@ -116,7 +150,7 @@ def annotate_articles(articles) -> None:
         article.reading_time = reading_minutes(article.word_count)
         article.next_article = articles[index - 1] if index > 0 else None
         article.prev_article = articles[index + 1] if index + 1 < len(articles) else None
-        article.related = related_articles(article, articles)
+        article.related = related.related(article)
 
 
 def hide_permalinks_from_search(content) -> None:

@@ -1,0 +1,317 @@
+"""Site build benchmark: ``make bench`` or ``python -m bench.site_build [--articles 1000]``.
+
+Generates a site of N realistic articles (bench/sitegen.py) in a temporary folder and measures,
+each build being the standard ``pelican`` command in a subprocess:
+
+(a) stock Pelican: default theme, default Markdown settings, no plugins;
+(b) our pelicanconf.py (theme + plugins) on the same content, and the ratio b/a; plus our
+    settings without plugins, to tell theme cost from plugin cost;
+(c) a rebuild after editing one article, without and with Pelican's content cache;
+(d) peak memory of each build (os.wait4's rusage of that child);
+(e) the weight of one real article page of the repo's own content: HTML + CSS (+ any JS),
+    gzipped;
+(f) Pagefind indexing time of the generated site.
+
+Timings are medians of --runs runs, wall-clock and CPU (user + system; CPU time barely moves
+when other work shares the machine). ``--attribute`` adds variants of our build (without the
+smarty Markdown extension, without plugins, with the content check only) and ``--profile`` a
+cProfile of our build listing where the sitebuild plugins spend their time. Results are
+printed, never asserted: the goals (b/a under 1.10, page under 20 KB) are read from the table;
+docs/performance.md records the figures.
+"""
+
+import argparse
+import cProfile
+import gzip
+import io
+import json
+import os
+import platform
+import pstats
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.sitegen import ROOT, edit_one, generate
+
+STOCK_SETTINGS = """\
+# Stock Pelican: everything default except where the content is and the time zone.
+PATH = {content!r}
+ARTICLE_PATHS = ["articles"]
+PAGE_PATHS = ["pages"]
+STATIC_PATHS = ["images"]
+TIMEZONE = "Europe/London"
+PLUGINS = []
+"""
+CACHE_OVERRIDES = ["CACHE_CONTENT=true", "LOAD_CONTENT_CACHE=true"]
+CACHE_OVERRIDES += ['CHECK_MODIFIED_METHOD="sha256"']
+GOAL_RATIO = 1.10
+GOAL_PAGE_KB = 20.0
+
+
+class BenchError(RuntimeError):
+    """A build or command of the benchmark failed; carries the command and its log's tail."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed subprocess: wall-clock and CPU (user + system) seconds, peak resident memory.
+
+    CPU seconds barely move when other work shares the machine; wall-clock seconds do.
+    """
+
+    seconds: float
+    cpu: float
+    peak_mib: float
+
+
+def run(command: list[str], log: Path) -> Run:
+    """Run `command` from the repo root; time it and read its own peak RSS (os.wait4)."""
+    with log.open("w") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise BenchError(f"{' '.join(command)} exited {process.returncode}:\n{tail}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+
+
+def pelican(content: Path, settings: Path, output: Path, *overrides: str) -> list[str]:
+    """The standard pelican command line, with optional -e overrides."""
+    command = [sys.executable, "-m", "pelican", str(content), "-s", str(settings)]
+    command += ["-o", str(output)]
+    return command + (["-e", *overrides] if overrides else [])
+
+
+def repeat(command: list[str], output: Path, runs: int, log: Path) -> list[Run]:
+    """Run a full build `runs` times, each into an empty output folder."""
+    results = []
+    for _ in range(runs):
+        shutil.rmtree(output, ignore_errors=True)
+        results.append(run(command, log))
+    return results
+
+
+def median(runs: list[Run], attribute: str = "seconds") -> float:
+    """Median wall-clock (or, with attribute="cpu", CPU) seconds."""
+    return statistics.median(getattr(r, attribute) for r in runs)
+
+
+def peak(runs: list[Run]) -> float:
+    """Highest peak memory of the runs, MiB."""
+    return max(r.peak_mib for r in runs)
+
+
+def full_builds(work: Path, content: Path, runs: int) -> dict[str, list[Run]]:
+    """(a) and (b): stock, ours without plugins and ours, interleaved round by round."""
+    stock = work / "stock_settings.py"
+    stock.write_text(STOCK_SETTINGS.format(content=str(content)))
+    ours = ROOT / "pelicanconf.py"
+    output = work / "output"
+    commands = {
+        "stock": pelican(content, stock, output),
+        "ours_no_plugins": pelican(content, ours, output, "PLUGINS=[]"),
+        "ours": pelican(content, ours, output),  # last, so output/ holds our build afterwards
+    }
+    # Interleaving spreads any drift of the machine (other work, thermal) over all three.
+    results: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            results[name] += repeat(command, output, 1, work / f"{name}.log")
+    return results
+
+
+def markdown_without(extension: str) -> str:
+    """Our MARKDOWN setting without one extension, as a pelican -e override."""
+    from pelican.settings import read_settings
+
+    markdown = read_settings(str(ROOT / "pelicanconf.py"))["MARKDOWN"]
+    configs = {k: v for k, v in markdown.get("extension_configs", {}).items() if k != extension}
+    return "MARKDOWN=" + json.dumps({**markdown, "extension_configs": configs})
+
+
+def attribution(work: Path, content: Path, runs: int) -> dict[str, list[Run]]:
+    """--attribute: variants of our build that tell where the extra time goes."""
+    no_smarty = markdown_without("markdown.extensions.smarty")
+    variants = {
+        "ours, Markdown without smarty": [no_smarty],
+        "ours, plugins off, without smarty": ["PLUGINS=[]", no_smarty],
+        "ours, only sitebuild.contentcheck": ['PLUGINS=["sitebuild.contentcheck"]'],
+    }
+    output = work / "attribution"
+    return {
+        name: repeat(pelican(content, ROOT / "pelicanconf.py", output, *overrides), output, runs,
+                     work / "attribution.log")
+        for name, overrides in variants.items()
+    }  # fmt: skip
+
+
+def rebuilds(work: Path, content: Path) -> dict[str, Run]:
+    """(c): our build after editing one article, without and with the content cache."""
+    ours, output, log = ROOT / "pelicanconf.py", work / "rebuild", work / "rebuild.log"
+    cache = [*CACHE_OVERRIDES, f'CACHE_PATH="{work / "cache"}"']
+    shutil.rmtree(output, ignore_errors=True)
+    run(pelican(content, ours, output), log)
+    edit_one(content)
+    no_cache = run(pelican(content, ours, output), log)
+    run(pelican(content, ours, output, *cache), log)  # fills the cache
+    edit_one(content)
+    cached = run(pelican(content, ours, output, *cache), log)
+    return {"no_cache": no_cache, "cache": cached}
+
+
+_STYLESHEET = re.compile(r"<link\b[^>]*\bstylesheet\b[^>]*>", re.I)
+_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']?([^\"' >]+)", re.I)
+_HREF = re.compile(r"\bhref=[\"']?([^\"' >]+)", re.I)
+
+
+def gzipped(data: bytes) -> int:
+    """Size in bytes after gzip at level 6, the usual web server setting."""
+    return len(gzip.compress(data, compresslevel=6))
+
+
+def page_weight(work: Path) -> tuple[str, dict[str, int]]:
+    """(e): gzipped bytes of HTML, CSS and JS of the first article page of the repo's content."""
+    output = work / "real"
+    run(pelican(ROOT / "content", ROOT / "pelicanconf.py", output), work / "real.log")
+    page = sorted(output.glob("blog/*/index.html"))[0]
+    text = page.read_text(encoding="utf-8")
+    sizes = {"HTML": gzipped(text.encode()), "CSS": 0, "JS": 0}
+    css = [m[1] for tag in _STYLESHEET.findall(text) if (m := _HREF.search(tag))]
+    for kind, urls in (("CSS", css), ("JS", _SCRIPT.findall(text))):
+        for url in urls:
+            path = output / url.split("?")[0].split("#")[0].lstrip("/")
+            if path.is_file():
+                sizes[kind] += gzipped(path.read_bytes())
+    return str(page.relative_to(output)), sizes
+
+
+def pagefind(work: Path) -> Run:
+    """(f): Pagefind indexing of our build of the generated site."""
+    command = [sys.executable, "-m", "pagefind", "--site", str(work / "output"), "--silent"]
+    return run(command, work / "pagefind.log")
+
+
+def profile(work: Path, content: Path, limit: int = 20) -> str:
+    """cProfile of our build in this process: the sitebuild functions by cumulative time."""
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    override = {"PATH": str(content), "OUTPUT_PATH": str(work / "profile")}
+    settings = read_settings(str(ROOT / "pelicanconf.py"), override=override)
+    profiler = cProfile.Profile()
+    profiler.runcall(Pelican(settings).run)
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    stats.sort_stats("cumulative").print_stats(r"sitebuild", limit)
+    return stream.getvalue()
+
+
+def machine() -> str:
+    """One line about where the figures were taken."""
+    from pelican import __version__ as pelican_version
+
+    return (
+        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, Pelican {pelican_version}"
+    )
+
+
+def _row(name: str, runs: list[Run]) -> str:
+    """One table line: median wall and CPU seconds, highest peak memory."""
+    wall, cpu = median(runs), median(runs, "cpu")
+    return f"{name:46} {wall:9.2f} {cpu:9.2f} {peak(runs):9.0f}"
+
+
+def _ratio(full: dict[str, list[Run]], attribute: str) -> str:
+    """b/a on wall-clock or CPU medians, with the verdict against the goal."""
+    ratio = median(full["ours"], attribute) / median(full["stock"], attribute)
+    verdict = "OK" if ratio < GOAL_RATIO else "OVER GOAL"
+    return f"{ratio:.3f} ({(ratio - 1) * 100:+.1f}%, goal under +10%: {verdict})"
+
+
+def report(articles: int, runs: int, results: dict) -> str:
+    """The printed table."""
+    full, again = results["full"], results["rebuild"]
+    page, sizes = results["page"]
+    total_kb = sum(sizes.values()) / 1024
+    lines = [
+        f"Site build benchmark: {articles} articles of ~1,500 words; median of {runs} run(s)",
+        f"Machine: {machine()}",
+        "",
+        f"{'':46} {'wall s':>9} {'CPU s':>9} {'peak MiB':>9}",
+        _row("(a) stock Pelican (default theme, no plugins)", full["stock"]),
+        _row("    our settings and theme, plugins off", full["ours_no_plugins"]),
+        _row("(b) our pelicanconf.py (theme + plugins)", full["ours"]),
+        _row("(c) rebuild after one edit, no cache", [again["no_cache"]]),
+        _row("    rebuild after one edit, content cache", [again["cache"]]),
+    ]
+    if index := results.get("pagefind"):
+        lines.append(_row("(f) Pagefind index of (b)'s output", [index]))
+    lines += [
+        "(d) peak MiB: the largest resident set of the build process (os.wait4).",
+        "",
+        f"ratio b/a, wall-clock: {_ratio(full, 'seconds')}",
+        f"ratio b/a, CPU time:   {_ratio(full, 'cpu')}",
+        f"(e) article page weight, gzip -6: {page}: HTML {sizes['HTML'] / 1024:.1f} KB + CSS "
+        f"{sizes['CSS'] / 1024:.1f} KB + JS {sizes['JS'] / 1024:.1f} KB = {total_kb:.1f} KB "
+        f"(goal under {GOAL_PAGE_KB:.0f} KB: {'OK' if total_kb < GOAL_PAGE_KB else 'OVER GOAL'})",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m bench.site_build", description=__doc__)
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-pagefind", action="store_true", help="skip (f)")
+    parser.add_argument("--profile", action="store_true", help="also cProfile our plugins")
+    parser.add_argument("--attribute", action="store_true", help="also time build variants")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    return parser.parse_args(argv)
+
+
+def bench(work: Path, args: argparse.Namespace) -> str:
+    """Generate the site, take every measurement and return the report."""
+    content = generate(work / "content", args.articles)
+    print(f"Generated {args.articles} articles in {content}; building...", flush=True)
+    results = {"full": full_builds(work, content, args.runs)}
+    results["pagefind"] = None if args.no_pagefind else pagefind(work)
+    results["page"] = page_weight(work)
+    text = report(args.articles, args.runs, {**results, "rebuild": rebuilds(work, content)})
+    if args.attribute:
+        text += "\n\nWhere the extra time goes (same content; CPU compared with (a)):\n"
+        stock_cpu = median(results["full"]["stock"], "cpu")
+        for name, runs in attribution(work, content, args.runs).items():
+            text += f"{_row(name, runs)}  {median(runs, 'cpu') / stock_cpu - 1:+6.1%}\n"
+    if args.profile:
+        text += "\n\nWhere our plugins spend their time (cProfile, cumulative):\n"
+        text += profile(work, content)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    args = parse_args(argv)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        print(bench(args.keep.resolve(), args))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="site-bench-") as work:
+        print(bench(Path(work), args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
