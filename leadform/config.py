@@ -117,13 +117,18 @@ SETTINGS: list[tuple[str, str, Callable, object]] = [
     ("WEBHOOK_URL", "WEBHOOK_URL", _text, ""),
     ("WEBHOOK_SECRET", "WEBHOOK_SECRET", _text, None),
     ("WEBHOOK_TIMEOUT", "WEBHOOK_TIMEOUT", _number, 5.0),
+    ("CONTENT_DIR", "CONTENT_DIR", _path, REPO_ROOT / "content"),
 ]
 PREFIX = "LEADFORM_"
 
 
 def load_config(environ: Mapping[str, str], instance_path: str) -> dict:
     """Return the app's settings from `environ`, defaults filled in; raise ConfigError."""
-    config = {}
+    config = {
+        # Test a pooled connection before each use, so the service recovers by itself after
+        # a database restart; keep query parameters (prospects' answers) out of errors/logs.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+    }
     for suffix, key, parse, default in SETTINGS:
         variable = PREFIX + suffix
         raw = environ.get(variable)

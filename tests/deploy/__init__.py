@@ -1,0 +1,1 @@
+"""Tests of the production layout: nginx, gunicorn, workers, PostgreSQL, Redis, SMTP."""
