@@ -13,11 +13,11 @@ each build being the standard ``pelican`` command in a subprocess:
 (f) Pagefind indexing time of the generated site.
 
 Timings are medians of --runs runs, wall-clock and CPU (user + system; CPU time barely moves
-when other work shares the machine). ``--attribute`` adds variants of our build (without the
-smarty Markdown extension, without plugins, with the content check only) and ``--profile`` a
-cProfile of our build listing where the sitebuild plugins spend their time. Results are
-printed, never asserted: the goals (b/a under 1.10, page under 20 KB) are read from the table;
-docs/performance.md records the figures.
+when other work shares the machine). ``--attribute`` adds variants of our build (Markdown's
+smarty extension instead of sitebuild.typography, no typography, no plugins, the content check
+only) and ``--profile`` a cProfile of our build listing where the sitebuild plugins spend their
+time. Results are printed, never asserted: the goals (b/a under 1.10, page under 20 KB) are
+read from the table; docs/performance.md records the figures.
 """
 
 import argparse
@@ -131,21 +131,26 @@ def full_builds(work: Path, content: Path, runs: int) -> dict[str, list[Run]]:
     return results
 
 
-def markdown_without(extension: str) -> str:
-    """Our MARKDOWN setting without one extension, as a pelican -e override."""
+def markdown_variant(drop: str, add: str | None = None) -> str:
+    """Our MARKDOWN setting without extension `drop` (and with `add`), as a pelican -e override."""
     from pelican.settings import read_settings
 
     markdown = read_settings(str(ROOT / "pelicanconf.py"))["MARKDOWN"]
-    configs = {k: v for k, v in markdown.get("extension_configs", {}).items() if k != extension}
+    configs = {k: v for k, v in markdown.get("extension_configs", {}).items() if k != drop}
+    if add:
+        configs[add] = {}
     return "MARKDOWN=" + json.dumps({**markdown, "extension_configs": configs})
 
 
 def attribution(work: Path, content: Path, runs: int) -> dict[str, list[Run]]:
     """--attribute: variants of our build that tell where the extra time goes."""
-    no_smarty = markdown_without("markdown.extensions.smarty")
+    typography = "sitebuild.typography"
+    no_typography = markdown_variant(typography)
+    smarty = markdown_variant(typography, "markdown.extensions.smarty")
     variants = {
-        "ours, Markdown without smarty": [no_smarty],
-        "ours, plugins off, without smarty": ["PLUGINS=[]", no_smarty],
+        "ours, smarty instead of sitebuild.typography": [smarty],
+        "ours, Markdown without typography": [no_typography],
+        "ours, plugins off, without typography": ["PLUGINS=[]", no_typography],
         "ours, only sitebuild.contentcheck": ['PLUGINS=["sitebuild.contentcheck"]'],
     }
     output = work / "attribution"
@@ -228,9 +233,10 @@ def machine() -> str:
 
 
 def _row(name: str, runs: list[Run]) -> str:
-    """One table line: median wall and CPU seconds, highest peak memory."""
+    """One table line: median wall and CPU seconds, CPU spread, highest peak memory."""
     wall, cpu = median(runs), median(runs, "cpu")
-    return f"{name:46} {wall:9.2f} {cpu:9.2f} {peak(runs):9.0f}"
+    spread = f"{min(r.cpu for r in runs):.2f}-{max(r.cpu for r in runs):.2f}"
+    return f"{name:46} {wall:9.2f} {cpu:9.2f} {spread:>11} {peak(runs):9.0f}"
 
 
 def _ratio(full: dict[str, list[Run]], attribute: str) -> str:
@@ -249,7 +255,7 @@ def report(articles: int, runs: int, results: dict) -> str:
         f"Site build benchmark: {articles} articles of ~1,500 words; median of {runs} run(s)",
         f"Machine: {machine()}",
         "",
-        f"{'':46} {'wall s':>9} {'CPU s':>9} {'peak MiB':>9}",
+        f"{'':46} {'wall s':>9} {'CPU s':>9} {'CPU min-max':>11} {'peak MiB':>9}",
         _row("(a) stock Pelican (default theme, no plugins)", full["stock"]),
         _row("    our settings and theme, plugins off", full["ours_no_plugins"]),
         _row("(b) our pelicanconf.py (theme + plugins)", full["ours"]),

@@ -4,17 +4,25 @@ future dates, hostile titles)."""
 
 import json
 import os
+import random
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
+from html import unescape
+from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
+import markdown
 import pytest
+from pelican.settings import read_settings
 
 from sitebuild.articles import (
+    BLOCK_LEVEL,
     annotate_articles,
     count_words,
+    hide_permalinks_from_search,
     html_to_text,
     reading_minutes,
     related_articles,
@@ -44,6 +52,152 @@ def test_word_count_ignores_markup_and_heading_permalinks():
         "<p>One <em>two</em> &ldquo;three&rdquo; &mdash; four.</p>"
     )
     assert count_words(html_to_text(html)) == 6
+
+
+# --- Word count: the regex text extraction against html.parser ---------------------------
+
+REAL_SOURCES = sorted((ROOT / "content").glob("**/*.md"))
+
+
+def render(source: str, typography: str = "sitebuild.typography") -> str:
+    """Markdown to HTML with pelicanconf.py's MARKDOWN setting, `typography` as the extension."""
+    settings = read_settings(str(ROOT / "pelicanconf.py"))["MARKDOWN"]
+    configs = dict(settings["extension_configs"])
+    if typography != "sitebuild.typography":
+        configs = {k: v for k, v in configs.items() if k != "sitebuild.typography"}
+        configs[typography] = {}
+    options = {**settings, "extension_configs": configs}
+    return markdown.Markdown(extensions=list(configs), **options).convert(source)
+
+
+class ReferenceTextExtractor(HTMLParser):
+    """The html.parser extraction html_to_text replaced, kept as the reference it must match."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts, self.skip_depth = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        """Separate blocks; skip inside a heading permalink, counting nested tags."""
+        if tag in BLOCK_LEVEL:
+            self.parts.append(" ")
+        if self.skip_depth or "headerlink" in (dict(attrs).get("class") or "").split():
+            self.skip_depth += 1
+
+    def handle_endtag(self, tag):
+        """Leave a skipped element; a block's end separates words too."""
+        if tag in BLOCK_LEVEL:
+            self.parts.append(" ")
+        self.skip_depth = max(0, self.skip_depth - 1)
+
+    def handle_data(self, data):
+        """Keep text outside skipped elements."""
+        if not self.skip_depth:
+            self.parts.append(data)
+
+
+def reference_text(html: str) -> str:
+    """Visible text by html.parser, as the plugin computed it before."""
+    extractor = ReferenceTextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return "".join(extractor.parts)
+
+
+def reference_count(text: str) -> int:
+    """Words as the plugin counted them before: runs of non-space holding a word character."""
+    return len(re.findall(r"\S*\w\S*", text))
+
+
+TRICKY_HTML = [
+    '<h2 id="a">Two words<a class="headerlink" data-pagefind-ignore href="#a" title="L">#</a></h2>',
+    '<pre><code class="language-py">if a &lt; b &amp;&amp; c:\n    print("x")\n</code></pre>',
+    "<p>Fish &amp; chips &mdash; &#8220;caf&eacute;&#8221; &nbsp;AT&amp;T &copy;2026</p>",
+    "<table><thead><tr><th>A</th><th>B</th></tr></thead><tbody><tr><td>1</td><td>2"
+    "</td></tr></tbody></table>",
+    "<ul><li>one<ul><li>two</li></ul></li><li>three</li></ul><p>a<br>b<br/>c<hr>d</p>",
+    '<p>Keep <!-- not this --> <a href="/x" title="a &gt; b">linked <em>text</em></a>.</p>',
+    '<p><img alt="an image" src="/i.svg"> 1,500 words, 92% &ndash; e.g. &hellip; - &middot;</p>',
+    "<blockquote><p>Quoted</p><p>&mdash; a client</p></blockquote><dl><dt>t</dt><dd>d</dd></dl>",
+    "<P>Upper<BR>case</P><p>x<span>y</span>z</p><div>block</div>inline",
+]
+
+
+@pytest.mark.parametrize("html", TRICKY_HTML)
+def test_text_extraction_matches_html_parser_on_tricky_html(html):
+    # Runs of whitespace may differ (<br/> is one space, not two); every consumer splits.
+    assert html_to_text(html).split() == reference_text(html).split()
+
+
+@pytest.mark.parametrize("source", REAL_SOURCES, ids=lambda path: path.name)
+def test_word_count_matches_html_parser_on_the_real_content(source):
+    content = SimpleNamespace(_content=render(source.read_text(encoding="utf-8")))
+    hide_permalinks_from_search(content)
+    text = html_to_text(content._content)
+    assert text.split() == reference_text(content._content).split()
+    assert count_words(text) == reference_count(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a b", " -- a—b ... 'c' #", "x\u00a0y\tz\n&", "", "— · -", "a_b _ __ élan ٣ “q” x."],
+)
+def test_word_count_matches_the_previous_pattern(text):
+    assert count_words(text) == reference_count(text)
+
+
+# --- Typography: sitebuild.typography gives smarty's output ---------------------------------
+# Smarty writes entities (&rsquo;), sitebuild.typography the characters they stand for (’):
+# the pages read the same, so the two are compared with entities decoded.
+
+TYPOGRAPHY_CASES = [
+    "He said \"hello\" and 'goodbye'... It's the team's -- and the owners' -- job---done.",
+    "The '90s, x'90s and 'quoted 90s'; rock 'n' roll; 'twas; ----four and ....",
+    '"\'Nested\' start," she said. \'"Other" way\' here. "Hello," he said, "it\'s \'fine\'."',
+    '*word*". *word*\'s *word*\'! *a*"\'b\' c" and `code "kept"`\'s "after"',
+    'A "quote" (or "two") [and "three"]. A <span>"raw"</span> tag &copy; "x" \\"escaped\\".',
+    '[link "text"](/x "title") and ![alt "text"](/i.png) "after" -- done',
+    '### Heading "with" quotes\n\n| a "b" | c\'s |\n|---|---|\n| "d" | e... |',
+    '    "code block" it\'s -- kept\n\nAfter "it".',
+    'Term "one"\n: Definition \'two\' -- here...\n\nA note[^1].\n\n[^1]: The "note" it\'s.',
+    '<div markdown="1">Inside "md" it\'s</div>\n\n<div>Raw "html" it\'s -- untouched</div>',
+    "&nbsp;'quote' and &mdash;\"x\" and &#8211;'y' I said -- \"no\" --- 'yes'.",
+]
+
+
+@pytest.mark.parametrize("source", REAL_SOURCES, ids=lambda path: path.name)
+def test_typography_matches_smarty_on_the_real_content(source):
+    text = source.read_text(encoding="utf-8")
+    assert unescape(render(text)) == unescape(render(text, "markdown.extensions.smarty"))
+
+
+@pytest.mark.parametrize("source", TYPOGRAPHY_CASES)
+def test_typography_matches_smarty_on_tricky_text(source):
+    assert unescape(render(source)) == unescape(render(source, "markdown.extensions.smarty"))
+
+
+def test_typography_matches_smarty_on_random_punctuation():
+    # Quotes next to quotes, dashes, dots and emphasis are where the two could part.
+    rng = random.Random(2026)
+    alphabet = list("ab9 0s_'\"-.,!()*`\t") + ["\u2014", "\n", "  "]
+    sources = ["".join(rng.choices(alphabet, k=rng.randint(1, 16))) for _ in range(1500)]
+    ours, smarty = (
+        markdown.Markdown(extensions=["markdown.extensions.extra", name], output_format="html5")
+        for name in ("sitebuild.typography", "markdown.extensions.smarty")
+    )
+    different = [
+        text
+        for text in sources
+        if unescape(ours.reset().convert(text)) != unescape(smarty.reset().convert(text))
+    ]
+    assert different == []
+
+
+def test_typography_writes_characters_and_leaves_code_alone():
+    html = render('It\'s "done" -- mostly... `don\'t "touch"`')
+    assert html == (
+        '<p>It\u2019s \u201cdone\u201d \u2013 mostly\u2026 <code>don\'t "touch"</code></p>'
+    )
 
 
 # --- Neighbours and related articles -------------------------------------------------------
