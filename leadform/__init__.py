@@ -15,7 +15,22 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from leadform import admin, cli, config, health, logs, outbox, sitefacts, slots, static_site, views
+from leadform import (
+    admin,
+    admin_reports,
+    changes,
+    cli,
+    config,
+    health,
+    logs,
+    manage,
+    outbox,
+    reminders,
+    sitefacts,
+    slots,
+    static_site,
+    views,
+)
 from leadform.db import db
 from leadform.db import init_app as init_database
 from leadform.extensions import csrf, limiter
@@ -53,9 +68,13 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     limiter.init_app(app)
     outbox.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(manage.bp)
+    reminders.init_app(app)
+    changes.init_app(app)
     health.init_app(app)
     static_site.init_app(app)
     admin.init_app(app)
+    admin_reports.init_app(app)
     cli.init_app(app)
     _register_error_pages(app)
     return app

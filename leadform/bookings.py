@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from leadform import emails
+from leadform import emails, webhooks
 from leadform.db import db
 from leadform.models import Booking
 from leadform.slots import Availability, Slot, available_slots, check_slot
@@ -85,6 +85,7 @@ def reserve_slot(
         db.session.add(booking)
         db.session.flush()
         emails.queue_booking_emails(booking)
+        webhooks.queue_booking_event(booking, "booking.created", now=now)
         db.session.commit()
     except IntegrityError as exc:
         # The partial unique index on active slots is the backstop behind the lock.

@@ -20,6 +20,10 @@ from leadform.ics import build_invite
 from leadform.mail import INVITE_MIMETYPE, Attachment, EmailMessage
 from leadform.models import Booking, OutboxMessage
 from leadform.slots import Slot, format_range
+from leadform.tokens import manage_url
+
+CANCEL_MIMETYPE = "text/calendar; method=CANCEL"
+REMINDER_KINDS = ("reminder_24h", "reminder_1h")
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "email"
 _ENV_KEY = "leadform.email_templates"
@@ -88,6 +92,8 @@ def _context(booking: Booking, config: Mapping) -> dict:
         "host_zone": host_zone,
         "when_prospect": format_range(slot, ZoneInfo(booking.timezone)),
         "when_host": format_range(slot, ZoneInfo(host_zone)),
+        # The small mail-only test app has no SECRET_KEY; the real app always has one.
+        "manage_url": manage_url(booking, config) if config.get("SECRET_KEY") else None,
     }
 
 
@@ -193,3 +199,82 @@ def queue_booking_emails(booking: Booking) -> list[OutboxMessage]:
         ),
         queue_email(team_notification(booking, config), kind="team_notification", booking=booking),
     ]
+
+
+def _to_prospect(booking: Booking, config: Mapping, kind: str, context: Mapping, invite=None):
+    """Render message `kind` for the prospect, replies going to the team."""
+    subject, text, html = render_email(kind, context)
+    return EmailMessage(
+        to=booking.email,
+        from_=config["MAIL_FROM"],
+        reply_to=config["TEAM_EMAIL"],
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=(invite,) if invite else (),
+    )
+
+
+def _to_team(booking: Booking, config: Mapping, kind: str, context: Mapping) -> EmailMessage:
+    """Render message `kind` for the team, replies going to the prospect."""
+    subject, text, html = render_email(kind, context)
+    return EmailMessage(
+        to=config["TEAM_EMAIL"],
+        from_=config["MAIL_FROM"],
+        reply_to=booking.email,
+        subject=subject,
+        text=text,
+        html=html,
+    )
+
+
+def _previous_times(context: dict, booking: Booking, config: Mapping, previous: Slot) -> dict:
+    """Add the session's former time, in both zones, to `context`."""
+    host_zone = config["SITE"]["availability"]["timezone"]
+    context["was_prospect"] = format_range(previous, ZoneInfo(booking.timezone))
+    context["was_host"] = format_range(previous, ZoneInfo(host_zone))
+    return context
+
+
+def queue_cancellation_emails(booking: Booking, actor: str = "prospect") -> list[OutboxMessage]:
+    """Queue the prospect's cancellation (with an iCalendar CANCEL) and the team's notice.
+
+    Call after raising `booking.ics_sequence`, inside the transaction that cancels it.
+    """
+    config = current_app.config
+    context = _context(booking, config) | {"actor": actor}
+    cancel = Attachment(
+        "cancel.ics", build_booking_invite(booking, config, method="CANCEL"), CANCEL_MIMETYPE
+    )
+    prospect = _to_prospect(booking, config, "prospect_cancellation", context, cancel)
+    team = _to_team(booking, config, "team_cancellation", context)
+    return [
+        queue_email(prospect, kind="prospect_cancellation", booking=booking),
+        queue_email(team, kind="team_cancellation", booking=booking),
+    ]
+
+
+def queue_move_emails(booking: Booking, previous: Slot, actor: str = "prospect"):
+    """Queue the prospect's new invite (same UID, higher SEQUENCE) and the team's notice.
+
+    `previous` is the slot the booking had before the move; call inside its transaction.
+    """
+    config = current_app.config
+    context = _previous_times(_context(booking, config), booking, config, previous)
+    context["actor"] = actor
+    invite = Attachment("invite.ics", build_booking_invite(booking, config), INVITE_MIMETYPE)
+    prospect = _to_prospect(booking, config, "prospect_moved", context, invite)
+    team = _to_team(booking, config, "team_moved", context)
+    return [
+        queue_email(prospect, kind="prospect_moved", booking=booking),
+        queue_email(team, kind="team_moved", booking=booking),
+    ]
+
+
+def queue_reminder(booking: Booking, kind: str) -> OutboxMessage:
+    """Queue reminder `kind` ("reminder_24h" or "reminder_1h") for the prospect."""
+    if kind not in REMINDER_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(REMINDER_KINDS)}, got {kind!r}")
+    config = current_app.config
+    message = _to_prospect(booking, config, kind, _context(booking, config))
+    return queue_email(message, kind=kind, booking=booking)

@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from leadform import webhooks
 from leadform.db import db
 from leadform.mail import (
     DeliveryError,
@@ -169,6 +170,9 @@ def dispatch(sender: Sender, message: ClaimedMessage) -> None:
                 f"Unreadable email payload: {type(exc).__name__}"
             ) from None
         sender.send(email)
+        return
+    if message.channel == webhooks.CHANNEL:
+        webhooks.deliver(message)
         return
     raise UnknownChannelError(f"No transport for channel {message.channel!r}")
 

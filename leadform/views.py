@@ -16,7 +16,7 @@ from flask import (
 )
 from wtforms.fields.choices import SelectChoice
 
-from leadform import bookings, emails
+from leadform import bookings, emails, visits
 from leadform.extensions import limiter
 from leadform.forms import (
     NEUTRAL_ERROR,
@@ -56,6 +56,7 @@ def _rate_limit() -> str:
 @limiter.limit(_rate_limit, methods=["POST"])
 def book():
     """Show the booking form with the free slots; on a valid POST, reserve the slot."""
+    visits.count_booking_page_visit(request.method, request.args, datetime.now(UTC))
     form = BookingForm() if request.method == "POST" else BookingForm(data=_prefill())
     notice = None
     if form.validate_on_submit():

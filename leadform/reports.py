@@ -1,0 +1,364 @@
+"""The adoption report: from booking-page visits to booked and attended assessments.
+
+`adoption_report(start, end, now, zone_name=...)` counts, for a period of whole days in the
+host's time zone, visits to the booking page, bookings made, how many of those were
+cancelled and how many sessions took place, per source article and per campaign.
+`bookings_chart_svg(weeks)` draws the bookings per ISO week as an inline SVG built from
+escaped text. Plain functions over the session; the admin view only formats the result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+from sqlalchemy import case, func, select
+
+from leadform.db import db
+from leadform.models import Booking, BookingPageVisit
+
+DIRECT_LABEL = "(direct / unknown)"
+NO_VALUE_LABEL = "(none)"
+NO_RATE = "–"
+DEFAULT_PERIOD_DAYS = 90
+# Dates far from today are typos (year 0026); at the extremes date arithmetic overflows.
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2999, 12, 31)
+# Three years of weeks still make a readable chart; a typo like year 0026 would not.
+MAX_PERIOD_DAYS = 3 * 366
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_HEADER = (
+    "source_article",
+    "visits",
+    "bookings",
+    "cancellations",
+    "attended",
+    "booking_rate_percent",
+    "attendance_rate_percent",
+)
+_SOURCE_COLUMNS = ("source_article", "utm_source", "utm_medium", "utm_campaign")
+
+
+class ReportPeriodError(ValueError):
+    """The period's end is before its start, or the period is too long to draw."""
+
+
+@dataclass
+class ReportRow:
+    """The funnel's numbers for one source (an article, a campaign, or everything)."""
+
+    key: tuple[str, ...]
+    visits: int = 0
+    bookings: int = 0
+    cancellations: int = 0
+    attended: int = 0
+
+    @property
+    def booking_rate(self) -> float | None:
+        """Bookings per visit, or None when there were no visits."""
+        return self.bookings / self.visits if self.visits else None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """Attended sessions per booking, or None when there were no bookings."""
+        return self.attended / self.bookings if self.bookings else None
+
+    def add(self, other: ReportRow) -> None:
+        """Add `other`'s counts to this row's."""
+        self.visits += other.visits
+        self.bookings += other.bookings
+        self.cancellations += other.cancellations
+        self.attended += other.attended
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    """Bookings made in one ISO week (Monday to Sunday in the host's zone)."""
+
+    monday: date
+    bookings: int
+
+    @property
+    def label(self) -> str:
+        """The ISO week, e.g. "2026-W09"."""
+        year, week, _ = self.monday.isocalendar()
+        return f"{year}-W{week:02d}"
+
+
+@dataclass
+class AdoptionReport:
+    """The adoption report of one period: per article, per campaign, totals, weeks."""
+
+    start: date
+    end: date
+    zone_name: str
+    by_article: list[ReportRow] = field(default_factory=list)
+    by_campaign: list[ReportRow] = field(default_factory=list)
+    totals: ReportRow = field(default_factory=lambda: ReportRow(key=()))
+    weeks: list[WeekCount] = field(default_factory=list)
+
+
+def read_titles(content_dir: Path) -> dict[str, str]:
+    """Map slugs to titles from the Markdown headers of content/articles and content/pages.
+
+    A missing folder gives an empty map: the report then shows slugs only.
+    """
+    titles: dict[str, str] = {}
+    for path in sorted(content_dir.glob("*/*.md")):
+        headers = _markdown_headers(path)
+        slug = headers.get("slug") or path.stem
+        if headers.get("title"):
+            titles[slug] = headers["title"]
+    return titles
+
+
+def _markdown_headers(path: Path) -> dict[str, str]:
+    """Read Pelican's `Key: value` header lines, up to the first blank line."""
+    headers = {}
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            key, colon, value = line.partition(":")
+            if not line.strip() or not colon:
+                break
+            headers[key.strip().lower()] = value.strip()
+    return headers
+
+
+def article_label(slug: str) -> str:
+    """How an article key is shown: its slug, or "(direct / unknown)" for none."""
+    return slug or DIRECT_LABEL
+
+
+def value_label(value: str) -> str:
+    """How an empty campaign tag is shown."""
+    return value or NO_VALUE_LABEL
+
+
+def percent(rate: float | None) -> str:
+    """Format a rate as e.g. "33.3%", or "–" when it is undefined (division by zero)."""
+    return NO_RATE if rate is None else f"{rate * 100:.1f}%"
+
+
+def default_period(now: datetime, zone_name: str) -> tuple[date, date]:
+    """Return the last 90 days, today included, in the host's zone."""
+    today = now.astimezone(ZoneInfo(zone_name)).date()
+    return today - timedelta(days=DEFAULT_PERIOD_DAYS - 1), today
+
+
+def check_date(day: date) -> None:
+    """Raise ReportPeriodError for a date outside the years a report can cover."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ReportPeriodError(
+            f"Choose a date between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}."
+        )
+
+
+def check_period(start: date, end: date) -> None:
+    """Raise ReportPeriodError unless `start`..`end` is a period the report can show."""
+    check_date(start)
+    check_date(end)
+    if end < start:
+        raise ReportPeriodError("The end date must not be before the start date.")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise ReportPeriodError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
+
+
+def period_bounds(start: date, end: date, zone_name: str) -> tuple[datetime, datetime]:
+    """Return [from, to) in naive UTC covering the host-zone days `start`..`end`."""
+    zone = ZoneInfo(zone_name)
+    lower = datetime.combine(start, time.min, tzinfo=zone).astimezone(UTC)
+    upper = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+    return lower.replace(tzinfo=None), upper.replace(tzinfo=None)
+
+
+def _booking_counts(lower: datetime, upper: datetime) -> list[ReportRow]:
+    """Bookings created in [lower, upper) grouped by article and campaign tags."""
+    keys = [func.coalesce(getattr(Booking, name), "") for name in _SOURCE_COLUMNS]
+    cancelled = func.sum(case((Booking.status == "cancelled", 1), else_=0))
+    attended = func.sum(case((Booking.attendance == "attended", 1), else_=0))
+    statement = (
+        select(*keys, func.count(Booking.id), cancelled, attended)
+        .where(Booking.created_at >= lower, Booking.created_at < upper)
+        .group_by(*keys)
+    )
+    return [
+        ReportRow(key=tuple(row[:4]), bookings=row[4], cancellations=row[5], attended=row[6])
+        for row in db.session.execute(statement)
+    ]
+
+
+def _visit_counts(start: date, end: date) -> list[ReportRow]:
+    """Booking-page visits on the days `start`..`end` grouped by article and campaign tags."""
+    keys = [getattr(BookingPageVisit, name) for name in _SOURCE_COLUMNS]
+    statement = (
+        select(*keys, func.sum(BookingPageVisit.visits))
+        .where(BookingPageVisit.day >= start, BookingPageVisit.day <= end)
+        .group_by(*keys)
+    )
+    return [ReportRow(key=tuple(row[:4]), visits=row[4]) for row in db.session.execute(statement)]
+
+
+def _roll_up(rows: Iterable[ReportRow], key_of) -> list[ReportRow]:
+    """Merge rows whose `key_of(row.key)` is equal; most bookings, then visits, first."""
+    merged: dict[tuple, ReportRow] = {}
+    for row in rows:
+        key = key_of(row.key)
+        merged.setdefault(key, ReportRow(key=key)).add(row)
+    return sorted(merged.values(), key=lambda r: (-r.bookings, -r.visits, r.key))
+
+
+def _booking_days(lower: datetime, upper: datetime, zone_name: str) -> list[date]:
+    """The host-zone day each booking of [lower, upper) was made on."""
+    zone = ZoneInfo(zone_name)
+    created = db.session.scalars(
+        select(Booking.created_at).where(Booking.created_at >= lower, Booking.created_at < upper)
+    )
+    return [moment.replace(tzinfo=UTC).astimezone(zone).date() for moment in created]
+
+
+def weekly_counts(days: Iterable[date], start: date, last_day: date) -> list[WeekCount]:
+    """Count `days` per ISO week, one entry per week from `start`'s to `last_day`'s."""
+    first_monday = start - timedelta(days=start.weekday())
+    counts: dict[date, int] = {}
+    monday = first_monday
+    while monday <= last_day:
+        counts[monday] = 0
+        monday += timedelta(days=7)
+    for day in days:
+        week = day - timedelta(days=day.weekday())
+        if week in counts:
+            counts[week] += 1
+    return [WeekCount(monday=week, bookings=count) for week, count in counts.items()]
+
+
+def adoption_report(start: date, end: date, now: datetime, *, zone_name: str) -> AdoptionReport:
+    """Build the adoption report for the host-zone days `start`..`end` (both included).
+
+    `now` (aware) stops the weekly series at the current week; raise ReportPeriodError.
+    """
+    check_period(start, end)
+    lower, upper = period_bounds(start, end, zone_name)
+    rows = _booking_counts(lower, upper) + _visit_counts(start, end)
+    report = AdoptionReport(start=start, end=end, zone_name=zone_name)
+    report.by_article = _roll_up(rows, lambda key: key[:1])
+    report.by_campaign = _roll_up(rows, lambda key: key[1:])
+    for row in report.by_article:
+        report.totals.add(row)
+    today = now.astimezone(ZoneInfo(zone_name)).date()
+    report.weeks = weekly_counts(_booking_days(lower, upper, zone_name), start, min(end, today))
+    return report
+
+
+def _safe_cell(value: object) -> object:
+    """Prefix a text cell a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _csv_rate(rate: float | None) -> str:
+    """A rate as a plain percentage number for spreadsheets; empty when undefined."""
+    return "" if rate is None else f"{rate * 100:.1f}"
+
+
+def articles_csv(report: AdoptionReport) -> str:
+    """Return the per-article table as CSV text, safe to open in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    for row in [*report.by_article, report.totals]:
+        label = article_label(row.key[0]) if row.key else "Total"
+        cells = (label, row.visits, row.bookings, row.cancellations, row.attended)
+        cells += (_csv_rate(row.booking_rate), _csv_rate(row.attendance_rate))
+        writer.writerow([_safe_cell(cell) for cell in cells])
+    return buffer.getvalue()
+
+
+# The chart's geometry in SVG user units; the viewBox lets CSS scale it to the page.
+CHART_LEFT, CHART_TOP, CHART_HEIGHT, CHART_BOTTOM = 44, 24, 160, 36
+BAR_SLOT, BAR_WIDTH = 40, 26
+MAX_AXIS_LABELS = 16
+# Markup(...).format escapes every argument, so no value reaches the SVG unescaped.
+_AXIS = Markup('<line class="axis" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="currentColor"/>')
+_TICK = Markup(
+    '<text class="tick" x="{x}" y="{y}" text-anchor="end" font-size="11"'
+    ' fill="currentColor">{value}</text>'
+)
+_BAR = Markup(
+    '<g class="bar"><title>{title}</title>'
+    '<rect x="{x}" y="{y}" width="{width}" height="{height}" fill="currentColor"'
+    ' fill-opacity="0.7"/>'
+    '<text x="{middle}" y="{count_y}" text-anchor="middle" font-size="11"'
+    ' fill="currentColor">{count}</text>'
+    '<text x="{middle}" y="{label_y}" text-anchor="middle" font-size="11"'
+    ' fill="currentColor">{label}</text></g>'
+)
+_SVG = Markup(
+    '<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}"'
+    ' width="{width}" height="{height}" role="img"'
+    ' aria-labelledby="{chart_id}-title {chart_id}-desc">'
+    '<title id="{chart_id}-title">Bookings per week</title>'
+    '<desc id="{chart_id}-desc">{desc}</desc>{body}</svg>'
+)
+
+
+def _y_ticks(top: int) -> list[int]:
+    """Axis values to label: zero, the middle (rounded up) and the top."""
+    return sorted({0, -(-top // 2), top})
+
+
+def _chart_frame(weeks: list[WeekCount], top: int) -> tuple[int, list[Markup]]:
+    """Return the chart width and its axes: lines and labelled ticks."""
+    width = CHART_LEFT + BAR_SLOT * max(len(weeks), 1) + 12
+    base = CHART_TOP + CHART_HEIGHT
+    parts = [
+        _AXIS.format(x1=CHART_LEFT, y1=CHART_TOP, x2=CHART_LEFT, y2=base),
+        _AXIS.format(x1=CHART_LEFT, y1=base, x2=width - 6, y2=base),
+    ]
+    for tick in _y_ticks(top):
+        y = base - round(CHART_HEIGHT * tick / top)
+        parts.append(_TICK.format(x=CHART_LEFT - 6, y=y + 4, value=tick))
+    return width, parts
+
+
+def _chart_bar(index: int, week: WeekCount, top: int, show_label: bool) -> Markup:
+    """One week's bar with its count above it and, if shown, its week number below."""
+    height = round(CHART_HEIGHT * week.bookings / top)
+    x = CHART_LEFT + BAR_SLOT * index + (BAR_SLOT - BAR_WIDTH) // 2
+    base = CHART_TOP + CHART_HEIGHT
+    noun = "booking" if week.bookings == 1 else "bookings"
+    return _BAR.format(
+        title=f"{week.label} (from {week.monday.isoformat()}): {week.bookings} {noun}",
+        x=x,
+        y=base - height,
+        width=BAR_WIDTH,
+        height=height,
+        middle=x + BAR_WIDTH // 2,
+        count_y=base - height - 4,
+        count=week.bookings,
+        label_y=base + 16,
+        label=week.label.split("-")[1] if show_label else "",
+    )
+
+
+def bookings_chart_svg(weeks: list[WeekCount], chart_id: str = "bookings-chart") -> Markup:
+    """Return an accessible inline SVG bar chart of bookings per ISO week (no script)."""
+    top = max([week.bookings for week in weeks] + [1])
+    width, frame = _chart_frame(weeks, top)
+    step = -(-len(weeks) // MAX_AXIS_LABELS) or 1  # label every week, or every n-th
+    bars = [_chart_bar(i, week, top, i % step == 0) for i, week in enumerate(weeks)]
+    total = sum(week.bookings for week in weeks)
+    span = f"{weeks[0].label} to {weeks[-1].label}" if weeks else "no weeks"
+    return _SVG.format(
+        width=width,
+        height=CHART_TOP + CHART_HEIGHT + CHART_BOTTOM,
+        chart_id=chart_id,
+        desc=f"Bar chart of bookings per ISO week, {span}: {total} in all.",
+        body=Markup("").join(frame + bars),
+    )
