@@ -5,7 +5,7 @@ Plain functions over the database session; views call them, tests call them with
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,8 @@ from leadform.models import Booking
 from leadform.slots import Availability, Slot, available_slots, check_slot
 
 ACTIVE = "confirmed"
+# How far back a confirmed booking can still matter: today's cap counts the whole host day.
+RELEVANT_PAST = timedelta(days=2)
 # Any constant works; it only has to be the same for every process reserving slots.
 RESERVATION_LOCK_KEY = 7_205_431_990
 SLOT_TAKEN_MESSAGE = "That time was just taken — please choose another."
@@ -46,20 +48,29 @@ class BookingRequest:
     referrer: str | None = None
 
 
-def active_bookings() -> list[tuple[datetime, datetime]]:
-    """Return (start, end) in naive UTC of every confirmed booking."""
-    rows = db.session.execute(
-        select(Booking.slot_start, Booking.slot_end).where(Booking.status == ACTIVE)
+def active_bookings(now: datetime, excluding: int | None = None) -> list[tuple[datetime, datetime]]:
+    """Return (start, end) in naive UTC of the confirmed bookings that can still matter at `now`.
+
+    Sessions that ended more than two days ago can neither overlap a free slot nor count
+    towards today's cap, and reading every booking ever made would slow every page.
+    `excluding` leaves one booking out (the one being moved).
+    """
+    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    since = naive_now - RELEVANT_PAST
+    query = select(Booking.slot_start, Booking.slot_end).where(
+        Booking.status == ACTIVE, Booking.slot_end > since
     )
-    return [(start, end) for start, end in rows]
+    if excluding is not None:
+        query = query.where(Booking.id != excluding)
+    return [(start, end) for start, end in db.session.execute(query)]
 
 
 def free_slots(availability: Availability, now: datetime) -> list[Slot]:
     """Return the slots a prospect may book at `now`."""
-    return available_slots(availability, now, active_bookings())
+    return available_slots(availability, now, active_bookings(now))
 
 
-def _lock_reservations() -> None:
+def lock_reservations() -> None:
     """Start a transaction that no other reservation can run alongside, on either database."""
     # A read earlier in the request may have opened a transaction; start afresh.
     db.session.rollback()
@@ -79,8 +90,8 @@ def reserve_slot(
 ) -> Booking:
     """Book `request.slot_start` atomically with its emails; raise SlotUnavailable or SlotTaken."""
     try:
-        _lock_reservations()
-        slot = check_slot(availability, request.slot_start, now, active_bookings())
+        lock_reservations()
+        slot = check_slot(availability, request.slot_start, now, active_bookings(now))
         booking = _new_booking(request, slot, privacy_version, now)
         db.session.add(booking)
         db.session.flush()

@@ -20,8 +20,9 @@ from leadform.bookings import (
     ACTIVE,
     SLOT_TAKEN_MESSAGE,
     SlotTaken,
-    _lock_reservations,
+    active_bookings,
     booking_slot,
+    lock_reservations,
 )
 from leadform.db import db
 from leadform.models import Booking, BookingEvent, OutboxMessage
@@ -91,19 +92,9 @@ def move_choices(booking: Booking, availability: Availability, now: datetime) ->
     current = booking_slot(booking)
     return [
         slot
-        for slot in available_slots(availability, now, _other_bookings(booking))
+        for slot in available_slots(availability, now, active_bookings(now, excluding=booking.id))
         if slot != current
     ]
-
-
-def _other_bookings(booking: Booking) -> list[tuple[datetime, datetime]]:
-    """Return (start, end) of every confirmed booking except `booking`."""
-    rows = db.session.execute(
-        select(Booking.slot_start, Booking.slot_end).where(
-            Booking.status == ACTIVE, Booking.id != booking.id
-        )
-    )
-    return [(start, end) for start, end in rows]
 
 
 def _event(booking: Booking, kind: str, now: datetime, actor: str, **times) -> BookingEvent:
@@ -180,9 +171,9 @@ def move_booking(
     """
     availability = current_app.extensions["availability"]
     try:
-        _lock_reservations()  # rolls back first, so `booking` is re-read under the lock
+        lock_reservations()  # rolls back first, so `booking` is re-read under the lock
         _check_movable(booking, new_start, max_moves)
-        slot = check_slot(availability, new_start, now, _other_bookings(booking))
+        slot = check_slot(availability, new_start, now, active_bookings(now, excluding=booking.id))
         previous = booking_slot(booking)
         _apply_move(booking, slot, now)
         db.session.flush()

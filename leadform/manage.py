@@ -7,7 +7,7 @@ back with the reason. Operators are not bound by the cut-off and move limit enfo
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -28,15 +28,11 @@ from leadform import changes
 from leadform.bookings import SLOT_TAKEN_MESSAGE, SlotTaken, booking_slot
 from leadform.models import Booking
 from leadform.slots import (
-    DAY_NAMES,
-    MONTHS,
-    Slot,
     SlotUnavailable,
+    choices_by_day,
     format_range,
-    group_by_local_day,
     parse_slot_value,
     resolve_timezone,
-    slot_value,
     timezone_choices,
 )
 from leadform.tokens import TokenError, TokenExpired, booking_for_token
@@ -202,16 +198,4 @@ def _render(booking: Booking, token: str, *, notice=None, status=200, **forms):
 def _days(booking: Booking, zone: ZoneInfo, now: datetime) -> list[dict]:
     """Return the times `booking` may move to, grouped by day in `zone`, as form choices."""
     free = changes.move_choices(booking, current_app.extensions["availability"], now)
-    return [
-        {"label": _day_label(day), "slots": [(slot_value(s), _time_label(s, zone)) for s in slots]}
-        for day, slots in group_by_local_day(free, zone)
-    ]
-
-
-def _day_label(day: date) -> str:
-    return f"{DAY_NAMES[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def _time_label(slot: Slot, zone: ZoneInfo) -> str:
-    start, end = slot.local(zone)
-    return f"{start:%H:%M}–{end:%H:%M} {end.tzname()}"
+    return choices_by_day(free, zone)

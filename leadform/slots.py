@@ -519,3 +519,25 @@ def _read_zone_tab() -> str | None:
         if path.is_file():
             return path.read_text("utf-8")
     return None
+
+
+def day_label(day: date) -> str:
+    """Return e.g. "Tuesday 8 December 2026", the heading of a day's times."""
+    return f"{DAY_NAMES[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def time_label(slot: Slot, tz: ZoneInfo) -> str:
+    """Return e.g. "14:00–15:30 GMT" for a slot shown under its day's heading."""
+    start, end = slot.local(tz)
+    return f"{start:%H:%M}–{end:%H:%M} {end.tzname()}"
+
+
+def choices_by_day(slots: Iterable[Slot], tz: ZoneInfo) -> list[dict]:
+    """Return slots as days in `tz`, each {"label", "slots": [(value, time label), ...]}.
+
+    The booking form and the manage page both show free times this way.
+    """
+    return [
+        {"label": day_label(day), "slots": [(slot_value(s), time_label(s, tz)) for s in day_slots]}
+        for day, day_slots in group_by_local_day(slots, tz)
+    ]

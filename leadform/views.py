@@ -1,6 +1,6 @@
 """The booking pages: the form with its free slots, the confirmation and the calendar file."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from flask import (
 )
 from wtforms.fields.choices import SelectChoice
 
-from leadform import bookings, emails, visits
+from leadform import bookings, emails, tokens, visits
 from leadform.extensions import limiter
 from leadform.forms import (
     NEUTRAL_ERROR,
@@ -25,15 +25,11 @@ from leadform.forms import (
     sign_started,
 )
 from leadform.slots import (
-    DAY_NAMES,
-    MONTHS,
-    Slot,
     SlotUnavailable,
+    choices_by_day,
     format_range,
-    group_by_local_day,
     parse_slot_value,
     resolve_timezone,
-    slot_value,
     timezone_choices,
 )
 
@@ -136,31 +132,10 @@ def _render_form(form: BookingForm, notice: str | None):
         notice=notice,
         zone_name=zone_name,
         zones=zones,
-        days=_days(free, ZoneInfo(zone_name)),
+        days=choices_by_day(free, ZoneInfo(zone_name)),
         query=_carry_over_query(form),
         detect_zone=request.method == "GET" and "tz" not in request.args,
     )
-
-
-def _days(free: list[Slot], zone: ZoneInfo) -> list[dict]:
-    """Return the free slots as days with a heading and (value, label) choices."""
-    return [
-        {
-            "label": _day_label(day),
-            "slots": [(slot_value(s), _time_label(s, zone)) for s in day_slots],
-        }
-        for day, day_slots in group_by_local_day(free, zone)
-    ]
-
-
-def _day_label(day: date) -> str:
-    return f"{DAY_NAMES[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def _time_label(slot: Slot, zone: ZoneInfo) -> str:
-    """Return e.g. "14:00–15:30 GMT" for a slot inside its day's fieldset."""
-    start, end = slot.local(zone)
-    return f"{start:%H:%M}–{end:%H:%M} {end.tzname()}"
 
 
 def _carry_over_query(form: BookingForm) -> dict:
@@ -183,6 +158,7 @@ def confirmed(public_id: str):
         prospect_time=format_range(slot, resolve_timezone(booking.timezone, ZoneInfo(host_zone))),
         host_time=format_range(slot, ZoneInfo(host_zone)),
         host_zone=host_zone,
+        manage_path=url_for("manage.page", token=tokens.manage_token(booking)),
     )
 
 

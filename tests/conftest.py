@@ -1,5 +1,6 @@
 """Fixtures and helpers shared by the whole suite."""
 
+import logging
 import os
 import shutil
 import subprocess
@@ -19,6 +20,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def pytest_collection_finish(session):
+    """Undo Pelican's process-wide logger class once every test module is imported.
+
+    Importing pelican (tests/site imports it) calls logging.setLoggerClass(FatalLogger), whose
+    LimitFilter drops repeated messages; loggers the booking service creates later (one line
+    per request) would then lose lines in this process. The service never imports Pelican.
+    """
+    logging.setLoggerClass(logging.Logger)
 
 
 def missing(what: str) -> None:
@@ -43,7 +54,9 @@ def require_executable(name: str) -> str:
 
 def require_postgres_url() -> str:
     """Return the server URL of the PostgreSQL on 127.0.0.1:5432, or skip/fail."""
-    url = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    url = os.environ.get(
+        "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
     try:
         import psycopg
 

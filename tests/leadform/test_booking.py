@@ -2,7 +2,7 @@
 
 import base64
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from leadform.bookings import BookingRequest, booking_slot, reserve_slot
+from leadform.bookings import BookingRequest, active_bookings, booking_slot, reserve_slot
 from leadform.db import db
 from leadform.models import Booking, OutboxMessage
 from leadform.slots import SlotUnavailable, available_slots, format_range, parse_slot_value
@@ -118,6 +118,16 @@ def test_confirmation_shows_both_zones(client, app):
     assert format_range(slot, LONDON) in body
     assert f"/book/{booking.public_id}/invite.ics" in body
     assert app.config["SITE"]["firm"]["email"] in body
+
+
+def test_confirmation_links_to_the_manage_page(client, app):
+    response, _ = book(client)
+    body = client.get(response.headers["Location"]).get_data(as_text=True)
+    match = re.search(r'href="(/manage/[^"]+)"', body)
+    assert match, "the confirmation page has no link to the manage page"
+    manage_page = client.get(match.group(1))
+    assert manage_page.status_code == 200
+    assert "Cancel" in manage_page.get_data(as_text=True)
 
 
 def test_unknown_confirmation_is_404(client):
@@ -248,3 +258,15 @@ def test_database_index_refuses_two_active_bookings_of_one_slot(app):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+def test_only_recent_and_future_bookings_are_read(client, app):
+    """Long-past sessions cannot block a slot, so they are not read on every request."""
+    book(client)
+    with app.app_context():
+        booking = only_booking(app)
+        start, end = booking.slot_start, booking.slot_end
+        assert active_bookings(start) == [(start, end)]
+        assert active_bookings(end + timedelta(days=1)) == [(start, end)]
+        assert active_bookings(end + timedelta(days=3)) == []
+        assert active_bookings(start, excluding=booking.id) == []
