@@ -39,6 +39,7 @@ html: $(PY_STAMP) ## Build the site for local use into output/ (with the search 
 build: $(PY_STAMP) ## Production build with publishconf.py into output/
 	$(BIN)/pelican content -s publishconf.py -o $(OUTPUT) --delete-output-directory
 	$(BIN)/python -m pagefind --site $(OUTPUT) --silent
+	$(BIN)/python -m sitebuild.precompress $(OUTPUT)
 
 migrate: $(PY_STAMP) ## Apply database migrations (creates the SQLite file on first use)
 	$(BIN)/flask --app leadform db upgrade

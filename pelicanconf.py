@@ -101,7 +101,11 @@ PLUGINS = [
     "sitebuild.feeds",
     "sitebuild.sitemap",
     "sitebuild.contentcheck",
+    # Last, so a failed content check stops the build before anything is compressed.
+    "sitebuild.precompress",
 ]
+# .gz/.br copies for nginx's gzip_static/brotli_static: production builds only (publishconf.py).
+PRECOMPRESS = False
 
 CACHE_CONTENT = False
 LOAD_CONTENT_CACHE = False

@@ -13,3 +13,5 @@ SITEURL = os.environ.get("SITEURL", "https://www.tessellate.example")
 RELATIVE_URLS = False
 FEED_DOMAIN = SITEURL
 DELETE_OUTPUT_DIRECTORY = True
+# Every text file also as .gz and .br, served as they are by nginx (deploy/nginx/).
+PRECOMPRESS = True

@@ -67,12 +67,7 @@ def period_form() -> ReportPeriodForm:
     return ReportPeriodForm(request.args, data={"start": start, "end": end})
 
 
-@bp.after_request
-def _private_answers(response):
-    """Keep the report out of caches and search engines, like every desk page."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+bp.after_request(auth.keep_private)
 
 
 @bp.context_processor

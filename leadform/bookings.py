@@ -4,6 +4,8 @@ Plain functions over the database session; views call them, tests call them with
 """
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -85,27 +87,36 @@ def lock_reservations() -> None:
         db.session.execute(lock, {"key": RESERVATION_LOCK_KEY})
 
 
+@contextmanager
+def reservation() -> Iterator[None]:
+    """Run the body under the reservation lock as one transaction, committed at the end.
+
+    A clash caught by the partial unique index (the backstop behind the lock) becomes
+    SlotTaken; whatever else fails (slot gone, an email refused), nothing of it remains.
+    """
+    try:
+        lock_reservations()
+        yield
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise SlotTaken(SLOT_TAKEN_MESSAGE) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def reserve_slot(
     request: BookingRequest, *, availability: Availability, privacy_version: str, now: datetime
 ) -> Booking:
     """Book `request.slot_start` atomically with its emails; raise SlotUnavailable or SlotTaken."""
-    try:
-        lock_reservations()
+    with reservation():
         slot = check_slot(availability, request.slot_start, now, active_bookings(now))
         booking = _new_booking(request, slot, privacy_version, now)
         db.session.add(booking)
         db.session.flush()
         emails.queue_booking_emails(booking)
         webhooks.queue_booking_event(booking, "booking.created", now=now)
-        db.session.commit()
-    except IntegrityError as exc:
-        # The partial unique index on active slots is the backstop behind the lock.
-        db.session.rollback()
-        raise SlotTaken(SLOT_TAKEN_MESSAGE) from exc
-    except BaseException:
-        # Whatever failed (slot gone, an email refused), neither booking nor emails remain.
-        db.session.rollback()
-        raise
     return booking
 
 

@@ -13,16 +13,13 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask import Flask, current_app
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from leadform import emails, webhooks
 from leadform.bookings import (
     ACTIVE,
-    SLOT_TAKEN_MESSAGE,
-    SlotTaken,
     active_bookings,
     booking_slot,
-    lock_reservations,
+    reservation,
 )
 from leadform.db import db
 from leadform.models import Booking, BookingEvent, OutboxMessage
@@ -170,8 +167,7 @@ def move_booking(
     (cancelled, or `max_moves` reached); on any error the booking is left as it was.
     """
     availability = current_app.extensions["availability"]
-    try:
-        lock_reservations()  # rolls back first, so `booking` is re-read under the lock
+    with reservation():  # rolls back first, so `booking` is re-read under the lock
         _check_movable(booking, new_start, max_moves)
         slot = check_slot(availability, new_start, now, active_bookings(now, excluding=booking.id))
         previous = booking_slot(booking)
@@ -180,13 +176,6 @@ def move_booking(
         _event(booking, "moved", now, actor, previous_slot_start=_naive_utc(previous.start))
         emails.queue_move_emails(booking, previous, actor=actor)
         webhooks.queue_booking_event(booking, "booking.moved", now=_aware_utc(now))
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise SlotTaken(SLOT_TAKEN_MESSAGE) from exc
-    except BaseException:
-        db.session.rollback()
-        raise
     return booking
 
 

@@ -138,3 +138,10 @@ def login_required(view):
         return view(**kwargs)
 
     return wrapped_view
+
+
+def keep_private(response):
+    """Keep desk pages (personal data, lead figures) out of caches and search engines."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

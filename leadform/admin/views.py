@@ -44,12 +44,7 @@ def _require_operator():
     return None
 
 
-@bp.after_request
-def _private_answers(response):
-    """Keep personal data out of caches and search engines."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+bp.after_request(auth.keep_private)
 
 
 @bp.context_processor
