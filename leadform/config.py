@@ -11,6 +11,7 @@ from limits import parse_many
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - the known value production refuses
 MAIL_BACKENDS = ("sendgrid", "smtp", "file", "console")
+LOG_FORMATS = ("json", "text")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -69,6 +70,22 @@ def _rate_limit(variable: str, raw: str) -> str:
     return raw
 
 
+def _positive_seconds(variable: str, raw: str) -> float:
+    value = _number(variable, raw)
+    if value <= 0:
+        raise ConfigError(f"{variable} must be more than 0, got {raw!r}")
+    return value
+
+
+def _log_format(variable: str, raw: str) -> str | None:
+    value = raw.strip().lower()
+    if not value:
+        return None  # the environment's default, chosen by leadform.logs
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"{variable} must be json or text, got {raw!r}")
+    return value
+
+
 def _path(variable: str, raw: str) -> Path:
     return Path(raw).expanduser()
 
@@ -118,6 +135,8 @@ SETTINGS: list[tuple[str, str, Callable, object]] = [
     ("WEBHOOK_SECRET", "WEBHOOK_SECRET", _text, None),
     ("WEBHOOK_TIMEOUT", "WEBHOOK_TIMEOUT", _number, 5.0),
     ("CONTENT_DIR", "CONTENT_DIR", _path, REPO_ROOT / "content"),
+    ("LOG_FORMAT", "LOG_FORMAT", _log_format, None),
+    ("READY_MAX_OUTBOX_LAG_SECONDS", "READY_MAX_OUTBOX_LAG_SECONDS", _positive_seconds, 900.0),
 ]
 PREFIX = "LEADFORM_"
 

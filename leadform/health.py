@@ -7,7 +7,6 @@ a probe's log says what to fix. Neither endpoint is rate limited or CSRF protect
 come often, from one address, and never post a form.
 """
 
-import os
 from datetime import timedelta
 
 from alembic.runtime.migration import MigrationContext
@@ -16,14 +15,11 @@ from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadform.config import ConfigError
 from leadform.db import db
 from leadform.extensions import csrf, limiter
 from leadform.models import OutboxMessage, utcnow
 
 bp = Blueprint("health", __name__)
-LAG_VARIABLE = "LEADFORM_READY_MAX_OUTBOX_LAG_SECONDS"
-DEFAULT_MAX_OUTBOX_LAG_SECONDS = 900.0
 SKIPPED = "not checked"  # a check that needs the database, when the database is away
 
 
@@ -32,25 +28,10 @@ class CheckFailed(Exception):
 
 
 def init_app(app: Flask) -> None:
-    """Register the health endpoints, exempt from rate limits and CSRF, and read the lag."""
-    if "READY_MAX_OUTBOX_LAG_SECONDS" not in app.config:
-        app.config["READY_MAX_OUTBOX_LAG_SECONDS"] = _read_lag(os.environ.get(LAG_VARIABLE))
+    """Register the health endpoints, exempt from rate limits and CSRF."""
     limiter.exempt(bp)
     csrf.exempt(bp)
     app.register_blueprint(bp)
-
-
-def _read_lag(raw: str | None) -> float:
-    """Parse LEADFORM_READY_MAX_OUTBOX_LAG_SECONDS (seconds, positive)."""
-    if raw is None:
-        return DEFAULT_MAX_OUTBOX_LAG_SECONDS
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{LAG_VARIABLE} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{LAG_VARIABLE} must be more than 0, got {raw!r}")
-    return value
 
 
 @bp.get("/healthz")

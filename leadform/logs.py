@@ -10,7 +10,6 @@ Addresses inside any message or traceback are masked as a last guard.
 
 import json
 import logging
-import os
 import re
 import secrets
 import sys
@@ -20,10 +19,6 @@ from datetime import UTC, datetime
 from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
 
-from leadform.config import ConfigError
-
-FORMAT_VARIABLE = "LEADFORM_LOG_FORMAT"
-FORMATS = ("json", "text")
 HANDLER_NAME = "leadform"
 REQUEST_LOGGER = "leadform.request"
 # Request attributes copied into a JSON line when a record carries them.
@@ -39,25 +34,14 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 def init_app(app: Flask) -> None:
     """Send every log line to stderr in the configured format and log each request once."""
-    if "LOG_FORMAT" not in app.config:
-        app.config["LOG_FORMAT"] = read_format(
-            os.environ.get(FORMAT_VARIABLE), app.config.get("ENV_NAME")
-        )
+    if app.config.get("LOG_FORMAT") is None:
+        # Log collectors in production parse JSON; people reading a terminal prefer text.
+        app.config["LOG_FORMAT"] = "json" if app.config["ENV_NAME"] == "production" else "text"
     configure_logging(app.config["LOG_FORMAT"])
     # Our handler on the root logger prints app.logger's lines; Flask's would print them twice.
     app.logger.removeHandler(default_handler)
     app.before_request(_start_request)
     app.after_request(_log_request)
-
-
-def read_format(raw: str | None, env_name: str | None) -> str:
-    """Parse LEADFORM_LOG_FORMAT; without it, json in production and text elsewhere."""
-    if raw is None or not raw.strip():
-        return "json" if env_name == "production" else "text"
-    value = raw.strip().lower()
-    if value not in FORMATS:
-        raise ConfigError(f"{FORMAT_VARIABLE} must be json or text, got {raw!r}")
-    return value
 
 
 class StderrHandler(logging.StreamHandler):

@@ -19,7 +19,7 @@ from datetime import UTC
 
 import pytest
 
-from leadform import config, health, logs
+from leadform import config
 from leadform.mail import EmailMessage
 from leadform.slots import parse_slot_value
 from tests.conftest import ROOT
@@ -70,8 +70,7 @@ def messages_to(stack, address: str) -> list[email.message.Message]:
 
 def documented_variables() -> set[str]:
     """Every LEADFORM_* variable the service reads."""
-    names = {config.PREFIX + suffix for suffix, *_ in config.SETTINGS}
-    return names | {logs.FORMAT_VARIABLE, health.LAG_VARIABLE}
+    return {config.PREFIX + suffix for suffix, *_ in config.SETTINGS}
 
 
 def test_env_example_names_every_variable():
