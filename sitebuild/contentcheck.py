@@ -53,6 +53,9 @@ _META_END = re.compile(r"^(-{3}|\.{3})(\s.*)?")
 _TAG = re.compile(r"<(a|img|link|source|script|iframe|video|audio)\b([^>]*)>", re.IGNORECASE)
 _ATTR = re.compile(r"""\b(href|src|alt)\b(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""", re.I)
 _INTRASITE = re.compile(r"^[{|](?P<what>filename|static|attach)[}|](?P<target>.*)$")
+# Every link check_body looks at holds one of these once its attributes are unescaped: "{" or
+# "|" (intrasite), "/" (a path or SITEURL), or "&" (an entity that may decode to them).
+_LINK_MARK = re.compile(r"[{|/&]")
 
 
 @dataclass(frozen=True, order=True)
@@ -274,7 +277,10 @@ def check_body(source: Source, body: str, site: SiteIndex, run: CheckRun) -> lis
     """Alt text and links of one rendered file; root-relative links are queued for `finalized`."""
     problems = []
     for tag_match in _TAG.finditer(body):
-        tag, attrs = tag_match[1].lower(), _attributes(tag_match[2])
+        tag = tag_match[1].lower()
+        if tag != "img" and not _LINK_MARK.search(tag_match[2]):
+            continue  # no link to check (a heading permalink's href="#..."): skip the parse
+        attrs = _attributes(tag_match[2])
         problems += check_alt(source, tag, attrs)
         for name in ("href", "src"):
             url = attrs.get(name)

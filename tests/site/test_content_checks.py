@@ -165,6 +165,15 @@ BAD_CASES = {
         {"articles/bad.md": article(f"Title: T\nDate: {FULL}\nSummary: s", "[Team](/team/)")},
         "bad.md:5: link '/team/' matches nothing on the site",
     ),
+    "broken link spelled with an entity": (
+        {
+            "articles/bad.md": article(
+                f"Title: T\nDate: {FULL}\nSummary: s",
+                '## A heading\n\n<a title="Team" href="&#47;team&#47;">Team</a>',
+            )
+        },
+        "bad.md: link '/team/' matches nothing on the site",
+    ),
     "markdown image without alt": (
         {
             "articles/bad.md": article(

@@ -16,12 +16,19 @@ from types import SimpleNamespace
 
 import markdown
 import pytest
+from pelican.contents import Article, Page
 from pelican.settings import read_settings
+from pelican.urlwrappers import Category
+from pelican.utils import SafeDatetime
 
+from bench.sitegen import generate
 from sitebuild.articles import (
     BLOCK_LEVEL,
+    RelatedIndex,
     annotate_articles,
+    count_html_words,
     count_words,
+    freeze_urls,
     hide_permalinks_from_search,
     html_to_text,
     reading_minutes,
@@ -146,6 +153,55 @@ def test_word_count_matches_the_previous_pattern(text):
     assert count_words(text) == reference_count(text)
 
 
+# --- Word count in bytes: count_html_words against count_words(html_to_text(...)) ---------
+# The bytes path must give the very same number; HTML it cannot count exactly (other
+# non-ASCII, unknown entities, 1C-1F) falls back to the str functions.
+
+BYTES_TRICKY_HTML = TRICKY_HTML + [
+    "<p>caf\u00e9\u00a0au lait \u2014 na\u00efve</p>",  # non-ASCII: the str path
+    "<p>a\u2009b\u2003c d\u202fe</p><p\u2003>f</p>",  # General Punctuation spaces
+    "<p>x\x1cy<br\x1c>z</p>",  # 1C: a space for str patterns, not for bytes patterns
+    "<p>&amp;amp; &amp;lt; &&amp; &ampx; &copy &#65;BC &hellip;x&rsquo;s</p>",
+    '<A CLASS="HEADERLINK" HREF="#a">Link text</A><p>\u2018quoted\u2019 \u2026 \u2013</p>',
+    "<!-- a --><p>b</p><!-- unterminated <p>c</p>",
+    "",
+    "   \n\t ",
+]
+
+
+@pytest.mark.parametrize("html", BYTES_TRICKY_HTML)
+def test_html_word_count_matches_on_tricky_html(html):
+    assert count_html_words(html) == count_words(html_to_text(html))
+
+
+@pytest.mark.parametrize("source", REAL_SOURCES, ids=lambda path: path.name)
+def test_html_word_count_matches_on_the_real_content(source):
+    html = render(source.read_text(encoding="utf-8"))
+    assert count_html_words(html) == count_words(html_to_text(html)) > 0
+
+
+def test_html_word_count_matches_on_generated_articles(tmp_path):
+    content = generate(tmp_path / "content", 20)
+    for path in sorted((content / "articles").glob("*.md")):
+        html = render(path.read_text(encoding="utf-8"))
+        assert count_html_words(html) == count_words(html_to_text(html)) > 1000, path.name
+
+
+def test_html_word_count_matches_on_random_fragments():
+    rng = random.Random(2026)
+    pieces = [
+        "a", "b9", "_", " ", "\n", "\t", "\x1c", "\x0b", "<p>", "</p>", "<em>", "</em>",
+        "<BR>", "<br/>", "<Li>", "<!-- c d -->", "<!--", "-->", "&amp;", "&lt;", "&rsquo;",
+        '<a class="headerlink" href="#x" title="t">#</a>', "&copy;", "&nbsp;", "&#65;",
+        "&amp", "&", ";", "\u2019", "\u201c", "\u2013", "\u2026", "\u2009", "\u2028",
+        "\u00a0", "\u00e9", "\u203f", "-", ".", "#", '<h2 id="a">', "</h2>", "<p\u2003>",
+        "<div\x0b>", "<li\x1d>", "<span>", "</span>", ">", "<",
+    ]  # fmt: skip
+    fragments = ["".join(rng.choices(pieces, k=rng.randint(0, 14))) for _ in range(5000)]
+    different = [f for f in fragments if count_html_words(f) != count_words(html_to_text(f))]
+    assert different == []
+
+
 # --- Typography: sitebuild.typography gives smarty's output ---------------------------------
 # Smarty writes entities (&rsquo;), sitebuild.typography the characters they stand for (’):
 # the pages read the same, so the two are compared with entities decoded.
@@ -236,6 +292,58 @@ def test_related_is_limited_to_three():
     target = make_article("target", 10, "strategy")
     others = [make_article(f"o{day}", day, "strategy") for day in range(1, 6)]
     assert len(related_articles(target, [target, *others])) == 3
+
+
+def reference_related(article, articles, limit=3):
+    """The ranking spelled out: every other article that shares a tag or the category, by
+    most shared tags, then same category, then newest (`articles` is newest first)."""
+    tags = set(article.tags)
+    candidates = [
+        (-len(tags & set(other.tags)), other.category != article.category, position, other)
+        for position, other in enumerate(articles)
+        if other is not article and (tags & set(other.tags) or other.category == article.category)
+    ]
+    return [other for *_key, other in sorted(candidates, key=lambda c: c[:3])[:limit]]
+
+
+def test_related_matches_the_plain_ranking_on_random_sites():
+    rng = random.Random(2026)
+    for _site in range(60):
+        tags, categories = [f"t{n}" for n in range(rng.randint(1, 8))], "abc"[: rng.randint(1, 3)]
+        articles = [
+            make_article(
+                f"a{n}",
+                1,
+                rng.choice(categories),
+                rng.sample(tags, rng.randint(0, min(4, len(tags)))),
+            )
+            for n in range(rng.randint(1, 40))
+        ]
+        index = RelatedIndex(articles)
+        for article in articles:
+            assert index.related(article) == reference_related(article, articles)
+
+
+# --- URLs computed once ----------------------------------------------------------------------
+
+
+def test_freeze_urls_stores_the_url_pelican_computes():
+    settings = read_settings(str(ROOT / "pelicanconf.py"))
+    date = SafeDatetime(2026, 3, 1, 9, 0)
+    category = Category("Strategy", settings)
+
+    def article(slug, **metadata):
+        metadata = {"title": slug, "date": date, "slug": slug, "category": category, **metadata}
+        return Article("<p>x</p>", metadata=metadata, settings=settings, source_path=f"{slug}.md")
+
+    published, draft = article("published"), article("draft", status="draft")
+    custom = article("custom", url="elsewhere/custom/")
+    page = Page("<p>x</p>", metadata={"title": "About", "slug": "about"}, settings=settings)
+    expected = [published.url, draft.url, custom.url, page.url]
+    generator = SimpleNamespace(articles=[published, custom], drafts=[draft], pages=[page])
+    freeze_urls([generator, SimpleNamespace()])
+    assert [c.override_url for c in (published, draft, custom, page)] == expected
+    assert expected == ["blog/published/", "", "elsewhere/custom/", "about/"]
 
 
 # --- FAQ extraction ------------------------------------------------------------------------
