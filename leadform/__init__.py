@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from leadform import (
     admin,
     admin_reports,
+    bookpage,
     changes,
     cli,
     config,
@@ -30,6 +31,7 @@ from leadform import (
     slots,
     static_site,
     views,
+    visits,
 )
 from leadform.db import db
 from leadform.db import init_app as init_database
@@ -67,6 +69,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     outbox.init_app(app)
+    visits.init_app(app)
+    bookpage.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(manage.bp)
     reminders.init_app(app)

@@ -22,7 +22,7 @@ from flask import (
 from wtforms import Form
 from wtforms.fields import DateField
 
-from leadform import reports
+from leadform import reports, visits
 from leadform.admin import auth
 from leadform.admin.forms import ConfirmForm
 
@@ -83,9 +83,7 @@ def adoption():
     form = period_form()
     if not form.validate():
         return render_template("reports/adoption.html", form=form, report=None), 400
-    report = reports.adoption_report(
-        form.start.data, form.end.data, datetime.now(UTC), zone_name=_host_zone_name()
-    )
+    report = _adoption_report(form)
     return render_template(
         "reports/adoption.html",
         form=form,
@@ -104,14 +102,20 @@ def articles_csv():
     if not form.validate():
         # The page shows the same form with its errors next to the fields.
         return redirect(url_for("reports.adoption", **request.args), code=303)
-    report = reports.adoption_report(
-        form.start.data, form.end.data, datetime.now(UTC), zone_name=_host_zone_name()
-    )
+    report = _adoption_report(form)
     filename = f"adoption-articles-{report.start.isoformat()}-{report.end.isoformat()}.csv"
     return Response(
         reports.articles_csv(report),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _adoption_report(form: ReportPeriodForm) -> reports.AdoptionReport:
+    """Build the report of the form's period, with this process's waiting visits written first."""
+    visits.visit_buffer(current_app).write()
+    return reports.adoption_report(
+        form.start.data, form.end.data, datetime.now(UTC), zone_name=_host_zone_name()
     )
 
 

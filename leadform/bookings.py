@@ -8,21 +8,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, bindparam, insert, inspect, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from leadform import emails, webhooks
 from leadform.db import db
 from leadform.models import Booking
-from leadform.slots import Availability, Slot, available_slots, check_slot
+from leadform.slots import (
+    Availability,
+    Slot,
+    available_slots,
+    bookable_slot,
+    check_free,
+    check_span,
+)
 
 ACTIVE = "confirmed"
 # How far back a confirmed booking can still matter: today's cap counts the whole host day.
 RELEVANT_PAST = timedelta(days=2)
+# Longer than any booking: a session fits inside one day's opening window (slots.py checks
+# that), so a booking overlapping a span started less than this before the span does.
+LONGEST_BOOKING = timedelta(days=1)
 # Any constant works; it only has to be the same for every process reserving slots.
 RESERVATION_LOCK_KEY = 7_205_431_990
 SLOT_TAKEN_MESSAGE = "That time was just taken — please choose another."
+# Built once: composing an INSERT of every column costs more than running it.
+_INSERT_BOOKING = insert(Booking.__table__)
 
 
 class SlotTaken(Exception):
@@ -50,21 +65,61 @@ class BookingRequest:
     referrer: str | None = None
 
 
-def active_bookings(now: datetime, excluding: int | None = None) -> list[tuple[datetime, datetime]]:
+def active_bookings(
+    now: datetime,
+    excluding: int | None = None,
+    span: tuple[datetime, datetime] | None = None,
+) -> list[tuple[datetime, datetime]]:
     """Return (start, end) in naive UTC of the confirmed bookings that can still matter at `now`.
 
     Sessions that ended more than two days ago can neither overlap a free slot nor count
     towards today's cap, and reading every booking ever made would slow every page.
-    `excluding` leaves one booking out (the one being moved).
+    `excluding` leaves one booking out (the one being moved). `span` (aware or naive UTC,
+    see slots.check_span) keeps only the bookings overlapping it: checking one slot then
+    reads a few rows through the slot index, however full the calendar.
     """
-    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-    since = naive_now - RELEVANT_PAST
+    params = {"since": _as_stored(now) - RELEVANT_PAST, "excluding": excluding}
+    if span is not None:
+        span_start, span_end = _as_stored(span[0]), _as_stored(span[1])
+        params.update(
+            earliest_start=span_start - LONGEST_BOOKING, span_start=span_start, span_end=span_end
+        )
+    query = _active_query(span is not None, excluding is not None)
+    return [(start, end) for start, end in db.session.execute(query, params)]
+
+
+def active_bookings_outside_transaction(now: datetime) -> list[tuple[datetime, datetime]]:
+    """Return `active_bookings(now)` read in autocommit mode, for a page that only reads.
+
+    One statement needs no transaction: on PostgreSQL that saves the BEGIN and ROLLBACK
+    round trips, a fifth of a cached booking page's CPU.
+    """
+    params = {"since": _as_stored(now) - RELEVANT_PAST, "excluding": None}
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        rows = connection.execute(_active_query(False, False), params)
+        return [(start, end) for start, end in rows]
+
+
+@cache
+def _active_query(within_span: bool, excluding: bool) -> Select:
+    """Return the statement `active_bookings` runs for one shape of its arguments.
+
+    Cached, because composing the statement costs more than running it on a few rows.
+    """
+    # A literal, not a parameter, so that PostgreSQL can use the partial slot index
+    # (WHERE status = 'confirmed') even in the generic plan of a prepared statement.
     query = select(Booking.slot_start, Booking.slot_end).where(
-        Booking.status == ACTIVE, Booking.slot_end > since
+        Booking.status == literal_column(f"'{ACTIVE}'"), Booking.slot_end > bindparam("since")
     )
-    if excluding is not None:
-        query = query.where(Booking.id != excluding)
-    return [(start, end) for start, end in db.session.execute(query)]
+    if within_span:
+        query = query.where(
+            Booking.slot_start > bindparam("earliest_start"),
+            Booking.slot_start < bindparam("span_end"),
+            Booking.slot_end > bindparam("span_start"),
+        )
+    if excluding:
+        query = query.where(Booking.id != bindparam("excluding"))
+    return query
 
 
 def free_slots(availability: Availability, now: datetime) -> list[Slot]:
@@ -109,15 +164,63 @@ def reservation() -> Iterator[None]:
 def reserve_slot(
     request: BookingRequest, *, availability: Availability, privacy_version: str, now: datetime
 ) -> Booking:
-    """Book `request.slot_start` atomically with its emails; raise SlotUnavailable or SlotTaken."""
+    """Book `request.slot_start` atomically with its emails; raise SlotUnavailable or SlotTaken.
+
+    What does not depend on other bookings (whether the time is offered at all, the row, the
+    rendered emails and invite) is prepared before the reservation lock, so the lock is held
+    only to read the nearby bookings, check against them and insert.
+    """
+    # Not offered, too soon or too far does not depend on other bookings: no lock needed.
+    slot = bookable_slot(availability, request.slot_start, now)
+    booking = _new_booking(request, slot, privacy_version, now)
+    messages = emails.booking_emails(booking)
+    nearby = check_span(availability, slot)
     with reservation():
-        slot = check_slot(availability, request.slot_start, now, active_bookings(now))
-        booking = _new_booking(request, slot, privacy_version, now)
-        db.session.add(booking)
-        db.session.flush()
-        emails.queue_booking_emails(booking)
+        check_free(availability, slot, active_bookings(now, span=nearby))
+        stored = _insert_booking(booking)
+        emails.insert_booking_emails(messages, booking.id)
         webhooks.queue_booking_event(booking, "booking.created", now=now)
+    _keep_loaded(booking, stored)
     return booking
+
+
+def _insert_booking(booking: Booking) -> dict:
+    """Store the new `booking` with one INSERT and attach it to the session as persistent.
+
+    The session's flush of this one row cost four times the INSERT itself, and it runs
+    under the reservation lock. Returns the column values stored, the new id included;
+    columns left to their defaults are expired on the instance, so reading one loads it.
+    """
+    values = _column_values(booking)
+    result = db.session.connection().execute(_INSERT_BOOKING, values)
+    values["id"] = booking.id = result.inserted_primary_key[0]
+    # As if just loaded: no pending changes, identity known, ready for relationships.
+    make_transient_to_detached(booking)
+    db.session.add(booking)
+    return values
+
+
+def _column_values(instance) -> dict:
+    """Return the column attributes set on `instance`, by attribute name.
+
+    Booking's attribute names are its column names, so the dict is also INSERT values.
+    """
+    state = inspect(instance)
+    return {
+        attr.key: state.dict[attr.key]
+        for attr in state.mapper.column_attrs
+        if attr.key in state.dict
+    }
+
+
+def _keep_loaded(instance, values: dict) -> None:
+    """Give a just-committed `instance` back the column values it was stored with.
+
+    The commit expired it, so reading `public_id` for the redirect would SELECT the row
+    again; its own values are what the committed row holds. Relationships stay expired.
+    """
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
 
 
 def _new_booking(request: BookingRequest, slot: Slot, privacy_version: str, now: datetime):
@@ -154,3 +257,8 @@ def booking_slot(booking: Booking) -> Slot:
 
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _as_stored(moment: datetime) -> datetime:
+    """Return `moment` in the database's form, naive UTC; a naive value is UTC already."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

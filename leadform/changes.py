@@ -23,7 +23,14 @@ from leadform.bookings import (
 )
 from leadform.db import db
 from leadform.models import Booking, BookingEvent, OutboxMessage
-from leadform.slots import Availability, Slot, available_slots, check_slot
+from leadform.slots import (
+    Availability,
+    Slot,
+    available_slots,
+    bookable_slot,
+    check_free,
+    check_span,
+)
 
 CANCELLED = "cancelled"
 # What an erased booking keeps in place of each personal field.
@@ -169,7 +176,10 @@ def move_booking(
     availability = current_app.extensions["availability"]
     with reservation():  # rolls back first, so `booking` is re-read under the lock
         _check_movable(booking, new_start, max_moves)
-        slot = check_slot(availability, new_start, now, active_bookings(now, excluding=booking.id))
+        slot = bookable_slot(availability, new_start, now)
+        # Only the bookings near the new time can refuse it (slots.check_span).
+        nearby = active_bookings(now, excluding=booking.id, span=check_span(availability, slot))
+        check_free(availability, slot, nearby)
         previous = booking_slot(booking)
         _apply_move(booking, slot, now)
         db.session.flush()

@@ -137,6 +137,7 @@ SETTINGS: list[tuple[str, str, Callable, object]] = [
     ("CONTENT_DIR", "CONTENT_DIR", _path, REPO_ROOT / "content"),
     ("LOG_FORMAT", "LOG_FORMAT", _log_format, None),
     ("READY_MAX_OUTBOX_LAG_SECONDS", "READY_MAX_OUTBOX_LAG_SECONDS", _positive_seconds, 900.0),
+    ("VISIT_FLUSH_SECONDS", "VISIT_FLUSH_SECONDS", _number, 5.0),
 ]
 PREFIX = "LEADFORM_"
 

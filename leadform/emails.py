@@ -2,6 +2,8 @@
 
 `queue_booking_emails(booking)` adds the messages to the caller's session without
 committing, so they are stored in the same transaction as the booking itself.
+`reserve_slot` splits that in two: `booking_emails` renders before the reservation lock,
+`insert_booking_emails` stores the rows under it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import insert
 
 from leadform.db import db
 from leadform.ics import build_invite
 from leadform.mail import INVITE_MIMETYPE, Attachment, EmailMessage
-from leadform.models import Booking, OutboxMessage
+from leadform.models import Booking, OutboxMessage, utcnow
 from leadform.slots import Slot, format_range
 from leadform.tokens import manage_url
 
@@ -28,6 +31,8 @@ REMINDER_KINDS = ("reminder_24h", "reminder_1h")
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "email"
 _ENV_KEY = "leadform.email_templates"
 _MAX_SUBJECT_CHARS = 150
+# Built once: `insert_booking_emails` runs it under the reservation lock.
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
 ATTRIBUTION_FIELDS = (
     ("Source article", "source_article"),
     ("utm_source", "utm_source"),
@@ -126,9 +131,15 @@ def build_booking_invite(booking: Booking, config: Mapping, method: str = "REQUE
     )
 
 
-def prospect_confirmation(booking: Booking, config: Mapping) -> EmailMessage:
-    """The prospect's confirmation, in their zone, with the calendar invite attached."""
-    subject, text, html = render_email("prospect_confirmation", _context(booking, config))
+def prospect_confirmation(
+    booking: Booking, config: Mapping, context: Mapping | None = None
+) -> EmailMessage:
+    """The prospect's confirmation, in their zone, with the calendar invite attached.
+
+    `context` is `_context(booking, config)` when the caller already has it.
+    """
+    context = context if context is not None else _context(booking, config)
+    subject, text, html = render_email("prospect_confirmation", context)
     invite = Attachment("invite.ics", build_booking_invite(booking, config), INVITE_MIMETYPE)
     return EmailMessage(
         to=booking.email,
@@ -156,9 +167,11 @@ def _answers(booking: Booking) -> list[tuple[str, str]]:
     ]
 
 
-def team_notification(booking: Booking, config: Mapping) -> EmailMessage:
+def team_notification(
+    booking: Booking, config: Mapping, context: Mapping | None = None
+) -> EmailMessage:
     """The team's notice of a new booking: every answer and where the prospect came from."""
-    context = _context(booking, config)
+    context = dict(context if context is not None else _context(booking, config))
     context["answers"] = _answers(booking)
     context["attribution"] = [(label, getattr(booking, name)) for label, name in ATTRIBUTION_FIELDS]
     subject, text, html = render_email("team_notification", context)
@@ -187,18 +200,52 @@ def queue_email(message: EmailMessage, *, kind: str, booking: Booking | None = N
     return outbox
 
 
+def booking_emails(booking: Booking) -> list[tuple[str, EmailMessage]]:
+    """Render the prospect's confirmation and the team's notification of a new booking.
+
+    Returns (kind, message) pairs. Nothing touches the database, so `reserve_slot` renders
+    them (the slow part) before it takes the reservation lock.
+    """
+    config = current_app.config
+    context = _context(booking, config)
+    return [
+        ("prospect_confirmation", prospect_confirmation(booking, config, context)),
+        ("team_notification", team_notification(booking, config, context)),
+    ]
+
+
 def queue_booking_emails(booking: Booking) -> list[OutboxMessage]:
     """Queue the prospect's confirmation and the team's notification for a new booking.
 
     Nothing is committed: call this inside the transaction that stores the booking.
     """
-    config = current_app.config
     return [
-        queue_email(
-            prospect_confirmation(booking, config), kind="prospect_confirmation", booking=booking
-        ),
-        queue_email(team_notification(booking, config), kind="team_notification", booking=booking),
+        queue_email(message, kind=kind, booking=booking)
+        for kind, message in booking_emails(booking)
     ]
+
+
+def insert_booking_emails(messages: list[tuple[str, EmailMessage]], booking_id: int) -> None:
+    """Queue rendered `messages` of booking `booking_id` in the current transaction.
+
+    The rows are those `queue_email` adds, written with one INSERT and no ORM objects:
+    `reserve_slot` calls this while it holds the reservation lock, and nothing in its
+    transaction reads the rows back.
+    """
+    queued_at = utcnow()
+    rows = [
+        {
+            "booking_id": booking_id,
+            "channel": "email",
+            "kind": kind,
+            "payload": message.to_dict(),
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": queued_at,
+        }
+        for kind, message in messages
+    ]
+    db.session.connection().execute(_INSERT_OUTBOX, rows)
 
 
 def _to_prospect(booking: Booking, config: Mapping, kind: str, context: Mapping, invite=None):

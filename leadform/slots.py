@@ -269,8 +269,18 @@ def check_slot(
 
     Gives the same answer as looking `start` up in `available_slots(av, now, booked)`.
     """
+    slot = bookable_slot(av, start, now)
+    check_free(av, slot, booked)
+    return slot
+
+
+def bookable_slot(av: Availability, start: datetime, now: datetime) -> Slot:
+    """Return the offered slot starting at `start` if it may be booked at `now`, else raise.
+
+    The half of `check_slot` that looks at no booking: SlotUnavailable's code is
+    "not_offered", "too_soon" or "too_far".
+    """
     start, now = _as_utc(start), _as_utc(now)
-    bookings = [(_as_utc(b_start), _as_utc(b_end)) for b_start, b_end in booked]
     day = start.astimezone(av.timezone).date()
     slot = next((slot for slot in day_slots(av, day) if slot.start == start), None)
     if slot is None:
@@ -278,11 +288,36 @@ def check_slot(
     problem = _bookable_window(av, now, slot)
     if problem is not None:
         raise problem
-    if day in _full_days(av, bookings):
+    return slot
+
+
+def check_free(av: Availability, slot: Slot, booked: Iterable[tuple[datetime, datetime]]) -> None:
+    """Raise SlotUnavailable ("day_full" or "taken") unless `booked` leaves `slot` free.
+
+    The other half of `check_slot`. Only bookings overlapping `check_span(av, slot)` can
+    change its answer, so those are all a caller needs to read.
+    """
+    bookings = [(_as_utc(b_start), _as_utc(b_end)) for b_start, b_end in booked]
+    if slot.start.astimezone(av.timezone).date() in _full_days(av, bookings):
         raise SlotUnavailable("that day is fully booked", "day_full")
     if _taken(av, slot, bookings):
         raise SlotUnavailable("that time was just taken", "taken")
-    return slot
+
+
+def check_span(av: Availability, slot: Slot) -> tuple[datetime, datetime]:
+    """Return the aware-UTC span [since, until) holding every booking `check_free` weighs.
+
+    Checking `slot` looks at two kinds of booking: those overlapping the slot widened by the
+    buffer, and those starting on the slot's host-local day (the daily cap). Both overlap
+    this span, so `check_free` given only the bookings that overlap it answers exactly as it
+    would given all of them; a reservation then reads a few rows, not the whole calendar.
+    """
+    day = slot.start.astimezone(av.timezone).date()
+    # A clock change can skip or repeat midnight: the earliest reading of this midnight and
+    # the latest of the next one keep the whole local day inside the span.
+    day_start = _earliest_instant(day, time(0), av.timezone)
+    day_end = _latest_instant(day + timedelta(days=1), time(0), av.timezone)
+    return min(day_start, slot.start - av.buffer), max(day_end, slot.end + av.buffer)
 
 
 def day_slots(av: Availability, day: date) -> list[Slot]:
@@ -338,6 +373,12 @@ def _earliest_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
     """
     local = datetime.combine(day, wall, tzinfo=tz)
     return min(local.astimezone(UTC), local.replace(fold=1).astimezone(UTC))
+
+
+def _latest_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
+    """Return the latest UTC instant the host's clock could read `wall` on `day`."""
+    local = datetime.combine(day, wall, tzinfo=tz)
+    return max(local.astimezone(UTC), local.replace(fold=1).astimezone(UTC))
 
 
 def _days(av: Availability, now: datetime) -> Iterator[date]:
@@ -465,6 +506,15 @@ def timezone_choices(extra: Iterable[str] = ()) -> list[str]:
     names = set(_canonical_zone_names()) | {"UTC"}
     names.update(name for name in extra if isinstance(name, str) and _is_zone_name(name))
     return sorted(names)
+
+
+def is_zone_choice(name: object, extra: Iterable[str] = ()) -> bool:
+    """Tell whether `name` is one of `timezone_choices(extra)`, without building the list."""
+    if not isinstance(name, str):
+        return False
+    if name == "UTC" or name in _canonical_zone_names():
+        return True
+    return name in extra and _is_zone_name(name)
 
 
 def resolve_timezone(name: str | None, default: ZoneInfo) -> ZoneInfo:

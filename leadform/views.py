@@ -14,18 +14,21 @@ from flask import (
     request,
     url_for,
 )
-from wtforms.fields.choices import SelectChoice
+from markupsafe import Markup
 
-from leadform import bookings, emails, tokens, visits
+from leadform import bookings, bookpage, emails, tokens, visits
 from leadform.extensions import limiter
 from leadform.forms import (
     NEUTRAL_ERROR,
     BookingForm,
     SpamSuspected,
+    clean_attribution,
     sign_started,
 )
 from leadform.slots import (
+    Slot,
     SlotUnavailable,
+    available_slots,
     choices_by_day,
     format_range,
     parse_slot_value,
@@ -53,7 +56,9 @@ def _rate_limit() -> str:
 def book():
     """Show the booking form with the free slots; on a valid POST, reserve the slot."""
     visits.count_booking_page_visit(request.method, request.args, datetime.now(UTC))
-    form = BookingForm() if request.method == "POST" else BookingForm(data=_prefill())
+    if request.method == "GET":
+        return _blank_form()
+    form = BookingForm()
     notice = None
     if form.validate_on_submit():
         try:
@@ -65,7 +70,7 @@ def book():
             form.slot.errors = [bookings.SLOT_TAKEN_MESSAGE]
         else:
             return redirect(url_for("book.confirmed", public_id=booking.public_id), code=303)
-    return _render_form(form, notice)
+    return _form_with_errors(form, notice)
 
 
 def _reserve(form: BookingForm):
@@ -118,31 +123,75 @@ def _display_zone_name(requested: str | None) -> str:
     return resolve_timezone(requested, ZoneInfo(host)).key
 
 
-def _render_form(form: BookingForm, notice: str | None):
-    """Render the booking page, slots grouped by day in the prospect's zone."""
+def _blank_form():
+    """Show the empty form: rendered once per state and reused (see leadform/bookpage.py).
+
+    Only the hidden inputs are this visitor's own, so the form object is built only when
+    the page has to be rendered.
+    """
+    prefill = _prefill()
+    zone_name = prefill["timezone"]
+    attribution = clean_attribution(prefill)
+    detect_zone = "tz" not in request.args
+    availability = current_app.extensions["availability"]
+    now = datetime.now(UTC)
+    busy = bookings.active_bookings_outside_transaction(now)
+
+    def render(free: list[Slot], picker: Markup, inputs: Markup) -> str:
+        form = BookingForm(data=prefill)
+        return _render_page(form, None, zone_name, free, detect_zone, picker, inputs)
+
+    page = bookpage.cached_page(
+        (zone_name, detect_zone, tuple(busy)),
+        now,
+        lambda: available_slots(availability, now, busy),
+        render,
+    )
+    return page.fill(
+        bookpage.picker_inputs(_carry_over_query(attribution)),
+        bookpage.form_inputs(sign_started(), attribution),
+    )
+
+
+def _form_with_errors(form: BookingForm, notice: str | None) -> str:
+    """Render the sent form again, answers kept, errors next to their fields."""
     zone_name = _display_zone_name(form.timezone.data)
     form.timezone.data = form.timezone.data or zone_name
+    attribution = form.attribution
+    now = datetime.now(UTC)
+    return _render_page(
+        form,
+        notice,
+        zone_name,
+        bookings.free_slots(current_app.extensions["availability"], now),
+        False,
+        bookpage.picker_inputs(_carry_over_query(attribution)),
+        bookpage.form_inputs(sign_started(), attribution),
+    )
+
+
+def _render_page(form, notice, zone_name, free, detect_zone, picker_inputs, form_inputs) -> str:
+    """Render book.html for `form` with the free times `free` shown in `zone_name`."""
     zones = timezone_choices(extra=(_host_zone_name(),))
-    form.timezone.choices = [SelectChoice(name, name.replace("_", " ")) for name in zones]
-    form.started.data = sign_started()
-    free = bookings.free_slots(current_app.extensions["availability"], datetime.now(UTC))
+    form.timezone.choices = zones
     return render_template(
         "book.html",
         form=form,
         notice=notice,
         zone_name=zone_name,
-        zones=zones,
+        zone_options=bookpage.zone_options(tuple(zones), zone_name),
         days=choices_by_day(free, ZoneInfo(zone_name)),
-        query=_carry_over_query(form),
-        detect_zone=request.method == "GET" and "tz" not in request.args,
+        detect_zone=detect_zone,
+        picker_inputs=picker_inputs,
+        form_inputs=form_inputs,
     )
 
 
-def _carry_over_query(form: BookingForm) -> dict:
+def _carry_over_query(attribution: dict) -> dict:
     """Return the attribution the time zone picker must keep across its reload."""
-    carried = {name: form[name].data for name in UTM_PARAMS}
-    carried["from"] = form.source_article.data
-    carried["referrer"] = form.referrer.data
+    carried = {name: attribution.get(name) for name in UTM_PARAMS}
+    carried["from"] = attribution.get("source_article")
+    carried["referrer"] = attribution.get("referrer")
     return {key: value for key, value in carried.items() if value}
 
 

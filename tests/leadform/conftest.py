@@ -49,6 +49,8 @@ def base_config(tmp_path, **overrides) -> dict:
         "MIN_FILL_SECONDS": 0,
         "RATE_LIMIT": "1000/hour",
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Write each booking-page visit at once, so tests can read it back directly.
+        "VISIT_FLUSH_SECONDS": 0,
     }
     config.update(overrides)
     return config

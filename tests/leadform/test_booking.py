@@ -7,10 +7,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from leadform.bookings import BookingRequest, active_bookings, booking_slot, reserve_slot
+from leadform import bookings, emails
+from leadform.bookings import (
+    BookingRequest,
+    active_bookings,
+    active_bookings_outside_transaction,
+    booking_slot,
+    reserve_slot,
+)
 from leadform.db import db
 from leadform.models import Booking, OutboxMessage
 from leadform.slots import SlotUnavailable, available_slots, format_range, parse_slot_value
@@ -270,3 +277,174 @@ def test_only_recent_and_future_bookings_are_read(client, app):
         assert active_bookings(end + timedelta(days=1)) == [(start, end)]
         assert active_bookings(end + timedelta(days=3)) == []
         assert active_bookings(start, excluding=booking.id) == []
+
+
+def assert_outside_transaction_reads_the_same(app) -> None:
+    """The booking page's autocommit read returns what active_bookings does."""
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with app.app_context():
+        free = available_slots(app.extensions["availability"], now, [])
+        for n, slot in enumerate(free[::8][:6]):  # days apart, below the daily cap
+            reserve(app, slot.start, now, email=f"p{n}@example.com")
+        db.session.execute(
+            update(Booking).where(Booking.email == "p1@example.com").values(status="cancelled")
+        )
+        db.session.commit()
+        for moment in (now, now + timedelta(days=5), now + timedelta(days=60)):
+            expected = active_bookings(moment)
+            assert active_bookings_outside_transaction(moment) == expected
+        assert len(active_bookings_outside_transaction(now)) == 5
+
+
+def test_the_booking_page_reads_bookings_outside_a_transaction(app):
+    assert_outside_transaction_reads_the_same(app)
+
+
+@pytest.mark.postgres
+def test_the_booking_page_reads_bookings_outside_a_transaction_on_postgresql(pg_app):
+    assert_outside_transaction_reads_the_same(pg_app())
+
+
+# --- What a reservation reads and writes ---------------------------------------------------
+
+
+def add_confirmed(starts_and_lengths) -> None:
+    """Store confirmed bookings at the given (naive UTC start, length) pairs."""
+    for number, (start, length) in enumerate(starts_and_lengths):
+        db.session.add(
+            Booking(
+                public_id=f"fixed-{number}",
+                status="confirmed",
+                slot_start=start,
+                slot_end=start + length,
+                timezone="Europe/London",
+                name="Ann Lee",
+                email="ann@example.com",
+                company="Acme",
+                role="COO",
+                company_size="50-249",
+                goals=GOALS,
+                consent_at=start - timedelta(days=9),
+                privacy_version="2026-11-01",
+            )
+        )
+    db.session.commit()
+
+
+def assert_span_reads_exactly_the_overlapping_bookings(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    first = datetime(2026, 11, 22, 0, 0)
+    lengths = [timedelta(minutes=m) for m in (15, 90, 90, 240, 23 * 60)]
+    with app.app_context():
+        add_confirmed(
+            (first + timedelta(minutes=45 * step), lengths[step % len(lengths)])
+            for step in range(200)
+        )
+        everything = active_bookings(now)
+        for offset in range(0, 5 * 24 * 60, 97):
+            since = datetime(2026, 11, 22) + timedelta(minutes=offset)
+            for width in (timedelta(minutes=30), timedelta(hours=26)):
+                until = since + width
+                expected = [(s, e) for s, e in everything if e > since and s < until]
+                # The span may be aware, as slots.check_span gives it.
+                span = (since.replace(tzinfo=UTC), until.replace(tzinfo=UTC))
+                assert sorted(active_bookings(now, span=span)) == sorted(expected), span
+
+
+def test_a_span_reads_exactly_the_bookings_overlapping_it(app):
+    assert_span_reads_exactly_the_overlapping_bookings(app)
+
+
+@pytest.mark.postgres
+def test_a_span_reads_exactly_the_bookings_overlapping_it_on_postgresql(pg_app):
+    assert_span_reads_exactly_the_overlapping_bookings(pg_app())
+
+
+def test_the_redirect_reads_the_new_booking_without_another_query(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        booking = reserve(app, slot.start, now)
+        seen = []
+        event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+
+        public_id, slot_start = booking.public_id, booking.slot_start
+
+        assert seen == []
+        assert (public_id, slot_start) == (booking.public_id, slot.start.replace(tzinfo=None))
+
+
+def test_the_new_booking_holds_what_the_database_holds(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        booking = reserve(app, slot.start, now)
+        returned = {c.name: getattr(booking, c.name) for c in Booking.__table__.columns}
+        stored = db.session.execute(select(Booking.__table__)).mappings().one()
+
+        assert returned == dict(stored)
+        assert booking.created_at is not None and booking.ics_sequence == 0
+
+
+def test_the_reservation_queues_the_rows_queueing_would(app):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        booking = reserve(app, slot.start, now)
+        reserved = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        queued = emails.queue_booking_emails(booking)
+        db.session.flush()
+
+        for got, want in zip(reserved, queued, strict=True):
+            assert (got.channel, got.kind, got.status, got.attempts, got.booking_id) == (
+                want.channel,
+                want.kind,
+                want.status,
+                want.attempts,
+                want.booking_id,
+            )
+            assert got.created_at is not None and got.next_attempt_at is not None
+            assert got.locked_until is None and got.sent_at is None
+            assert without_stamp(got.payload) == without_stamp(want.payload)
+        db.session.rollback()
+
+
+def without_stamp(payload: dict) -> dict:
+    """An email payload with each invite's DTSTAMP (the moment it was written) blanked."""
+    payload = dict(payload)
+    attachments = []
+    for attachment in payload["attachments"]:
+        content = base64.b64decode(attachment["content"])
+        content = re.sub(rb"DTSTAMP:\w+", b"DTSTAMP:", content)
+        attachments.append(attachment | {"content": content})
+    payload["attachments"] = attachments
+    return payload
+
+
+def test_emails_are_rendered_before_the_lock_is_taken(app, monkeypatch):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    events = []
+    lock, render = bookings.lock_reservations, emails.booking_emails
+    monkeypatch.setattr(bookings, "lock_reservations", lambda: events.append("lock") or lock())
+    monkeypatch.setattr(
+        emails, "booking_emails", lambda booking: events.append("render") or render(booking)
+    )
+    with app.app_context():
+        reserve(app, slot.start, now)
+
+    assert events == ["render", "lock"]
+
+
+def test_a_clash_only_the_index_catches_stores_nothing_of_the_second(app, monkeypatch):
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    slot = first_free(app, now)
+    with app.app_context():
+        reserve(app, slot.start, now)
+        # As if the check had missed the first booking: the unique index must still refuse.
+        monkeypatch.setattr(bookings, "active_bookings", lambda *args, **kwargs: [])
+        with pytest.raises(bookings.SlotTaken):
+            reserve(app, slot.start, now, email="other@example.com")
+
+        assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 2

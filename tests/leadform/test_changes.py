@@ -183,6 +183,41 @@ def test_move_to_a_taken_time_leaves_the_booking_intact(ctx):  # noqa: F811
     assert_untouched(booking, start, messages)
 
 
+def test_move_to_a_full_day_is_refused_but_within_its_own_day_allowed(ctx):  # noqa: F811
+    booking = book(NOW)
+    av = booking_availability()
+    choices = move_choices(booking, av, NOW)
+
+    def day_of(slot):
+        return slot.start.astimezone(av.timezone).date()
+
+    other_day = next(slot for slot in choices if day_of(slot) != day_of(booking_slot(booking)))
+    # Fill the other day to its cap (two sessions) with times the move does not ask for.
+    same_day = [slot for slot in choices if day_of(slot) == day_of(other_day)]
+    first, last = same_day[0], same_day[-1]
+    book(NOW, email="one@example.com", slot_start=first.start)
+    book(NOW, email="two@example.com", slot_start=last.start)
+    target = next(
+        slot
+        for slot in same_day
+        if slot.start - first.end >= av.buffer and last.start - slot.end >= av.buffer
+    )
+    start, messages = booking.slot_start, len(queued())
+
+    with pytest.raises(SlotUnavailable) as info:
+        move_booking(booking, target.start, NOW)
+
+    assert info.value.code == "day_full"
+    assert_untouched(booking, start, messages)
+    # Its own day holds only itself: moving within it does not count it twice.
+    own_day = [
+        s for s in move_choices(booking, av, NOW) if day_of(s) == day_of(booking_slot(booking))
+    ]
+    assert own_day
+    move_booking(booking, own_day[0].start, NOW)
+    assert booking.slot_start == own_day[0].start.astimezone(UTC).replace(tzinfo=None)
+
+
 def test_move_to_a_time_not_offered_is_refused(ctx):  # noqa: F811
     booking = book(NOW)
     start, messages = booking.slot_start, len(queued())

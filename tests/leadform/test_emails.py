@@ -5,7 +5,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from leadform.db import db
-from leadform.emails import queue_booking_emails
+from leadform.emails import booking_emails, queue_booking_emails
 from leadform.mail import EmailMessage
 from leadform.models import OutboxMessage
 from tests.leadform.mail_fixtures import (
@@ -50,6 +50,16 @@ def test_nothing_is_committed_by_queueing(mail_app):  # noqa: F811
     db.session.rollback()
 
     assert db.session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_rendering_alone_touches_no_session(mail_app):  # noqa: F811
+    booking = make_booking()
+
+    rendered = booking_emails(booking)
+
+    assert [kind for kind, _ in rendered] == ["prospect_confirmation", "team_notification"]
+    assert rendered[0][1].attachments[0].filename == "invite.ics"
+    assert booking not in db.session and not db.session.new
 
 
 def test_confirmation_addresses(mail_app):  # noqa: F811

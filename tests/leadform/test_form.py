@@ -1,11 +1,15 @@
 """The booking form: each bad answer gets its own message next to its field; answers are kept."""
 
 import html
+import random
+import sys
+import unicodedata
 
 import pytest
 from sqlalchemy import func, select
 
 from leadform.db import db
+from leadform.forms import CONTROL_CHARACTERS, clean_line, clean_text
 from leadform.models import Booking
 from tests.leadform.booking_pages import GOALS, FormPage, answers, open_form
 
@@ -116,3 +120,35 @@ def test_every_field_has_a_visible_label(client):
         assert f'<label for="{field}">' in body
     assert '<label for="consent">' in body
     assert 'href="/privacy/">privacy policy</a>' in body
+
+
+# --- Cleaning, against the per-character definition it replaced ----------------------------
+
+
+def reference_clean_line(value: str) -> str:
+    """Control characters (Unicode category Cc) to spaces, then whitespace collapsed."""
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in value)
+    return " ".join(text.split())
+
+
+def reference_clean_text(value: str) -> str:
+    """Line breaks made LF, other control characters but tabs dropped, ends stripped."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+def test_the_control_characters_are_exactly_unicode_category_cc():
+    everything = (chr(code) for code in range(sys.maxunicode + 1))
+
+    assert {ch for ch in everything if unicodedata.category(ch) == "Cc"} == CONTROL_CHARACTERS
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cleaning_matches_the_per_character_definition(seed):
+    rng = random.Random(seed)
+    pieces = [*"ab Z\t\n\r\x00\x07\x1b\x7f\x85\x9f\xa0", "\r\n", "\u2028", "é", "😀", "\u200b"]
+    for _ in range(500):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+
+        assert clean_line(value) == reference_clean_line(value), repr(value)
+        assert clean_text(value) == reference_clean_text(value), repr(value)

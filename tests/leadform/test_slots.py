@@ -2,11 +2,13 @@
 
 import contextlib
 import copy
+import random
 import tomllib
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
+from zoneinfo import available_timezones as available_zone_names
 
 import pytest
 
@@ -16,10 +18,14 @@ from leadform.slots import (
     Slot,
     SlotUnavailable,
     available_slots,
+    bookable_slot,
+    check_free,
     check_slot,
+    check_span,
     day_slots,
     format_range,
     group_by_local_day,
+    is_zone_choice,
     load_availability,
     parse_slot_value,
     resolve_timezone,
@@ -568,6 +574,157 @@ def test_check_slot_agrees_with_available_slots(tz):
     assert accepted == offered
 
 
+# --- Reading only the bookings near the slot ----------------------------------------------
+
+ALL_DAY = {day: ((time(0), time(23, 59)),) for day in range(7)}
+# Days whose clock change makes the local day shorter or longer than 24 hours, some of them
+# at midnight itself (Santiago, Havana, Beirut), and the day Samoa skipped.
+CLOCK_CHANGE_DAYS = [
+    ("Europe/London", date(2026, 3, 29)),
+    ("Europe/London", date(2026, 10, 25)),
+    ("America/New_York", date(2026, 3, 8)),
+    ("America/New_York", date(2026, 11, 1)),
+    ("America/Santiago", date(2026, 4, 4)),
+    ("America/Santiago", date(2026, 4, 5)),
+    ("America/Santiago", date(2026, 9, 5)),
+    ("America/Santiago", date(2026, 9, 6)),
+    ("America/Havana", date(2026, 3, 8)),
+    ("America/Havana", date(2026, 10, 31)),
+    ("America/Havana", date(2026, 11, 1)),
+    ("Asia/Beirut", date(2026, 3, 28)),
+    ("Asia/Beirut", date(2026, 3, 29)),
+    ("Asia/Beirut", date(2026, 10, 25)),
+    ("Australia/Lord_Howe", date(2026, 4, 5)),
+    ("Australia/Lord_Howe", date(2026, 10, 4)),
+    ("Pacific/Chatham", date(2026, 4, 5)),
+    ("Pacific/Apia", date(2011, 12, 29)),
+    ("Pacific/Apia", date(2011, 12, 31)),
+    ("Asia/Kathmandu", date(2026, 6, 1)),
+]
+
+
+def overlapping(booked, span) -> list:
+    """The bookings that overlap `span`: what bookings.active_bookings(span=...) reads."""
+    since, until = span
+    return [(start, end) for start, end in booked if end > since and start < until]
+
+
+def outcome(check, *args) -> str:
+    """Run a slot check; return "free" or the SlotUnavailable code."""
+    try:
+        check(*args)
+    except SlotUnavailable as refusal:
+        return refusal.code
+    return "free"
+
+
+@pytest.mark.parametrize(("tz", "day"), CLOCK_CHANGE_DAYS)
+def test_check_span_holds_the_whole_local_day(tz, day):
+    zone = ZoneInfo(tz)
+    av = make_availability(zone, hours=ALL_DAY, buffer=timedelta(0))
+    slots = day_slots(av, day)
+    # Every quarter of an hour (the finest offset step in use) within two days either side.
+    instants = [
+        datetime.combine(day, time(0), tzinfo=UTC) + timedelta(minutes=15 * step)
+        for step in range(-2 * 96, 3 * 96)
+    ]
+    on_day = [moment for moment in instants if moment.astimezone(zone).date() == day]
+
+    assert slots and on_day
+    for slot in (slots[0], slots[-1]):
+        since, until = check_span(av, slot)
+        assert all(since <= moment < until for moment in on_day), slot
+
+
+@pytest.mark.parametrize("buffer_minutes", [0, 30, 60 * 20])
+def test_check_span_holds_the_slot_widened_by_the_buffer(buffer_minutes):
+    av = make_availability(hours=ALL_DAY, buffer=timedelta(minutes=buffer_minutes))
+    slot = day_slots(av, date(2026, 12, 8))[-1]
+
+    since, until = check_span(av, slot)
+
+    assert since <= slot.start - av.buffer and until >= slot.end + av.buffer
+
+
+def random_bookings(rng: random.Random, zone: ZoneInfo, day: date) -> list:
+    """Bookings of 15 minutes to 23 hours, dense from two days before `day` to two after."""
+    first = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC) - timedelta(days=2)
+    booked = []
+    for _ in range(rng.randint(0, 40)):
+        start = first + timedelta(minutes=15 * rng.randint(0, 5 * 96))
+        length = timedelta(minutes=rng.choice([15, 30, 90, 90, 90, 240, 23 * 60]))
+        booked.append((start, start + length))
+    return booked
+
+
+@pytest.mark.parametrize(("tz", "day"), CLOCK_CHANGE_DAYS)
+@pytest.mark.parametrize("buffer_minutes", [0, 30, 600])
+def test_check_free_needs_only_the_bookings_in_its_span(tz, day, buffer_minutes):
+    zone = ZoneInfo(tz)
+    av = make_availability(
+        zone, hours=ALL_DAY, buffer=timedelta(minutes=buffer_minutes), max_per_day=3
+    )
+    rng = random.Random(f"{tz} {day} {buffer_minutes}")
+    seen = set()
+    for _ in range(30):
+        booked = random_bookings(rng, zone, day)
+        for slot in day_slots(av, day):
+            near = overlapping(booked, check_span(av, slot))
+            result = outcome(check_free, av, slot, booked)
+
+            assert outcome(check_free, av, slot, near) == result, (slot, booked)
+            seen.add(result)
+
+    assert seen == {"free", "day_full", "taken"}, "the bookings exercise every answer"
+
+
+@pytest.mark.parametrize("tz", ["Europe/London", "America/New_York", "America/Santiago"])
+def test_check_slot_on_nearby_bookings_agrees_with_available_slots(tz):
+    # What reserve_slot does: check offered and window first, then only nearby bookings.
+    av = make_availability(
+        ZoneInfo(tz),
+        hours=ALL_DAY,
+        minimum_notice=timedelta(hours=24),
+        horizon=timedelta(days=16),
+        max_per_day=4,
+    )
+    now = utc(2026, 10, 22, 7, 45)  # the horizon spans October's and November's changes
+    rng = random.Random(tz)
+    booked = [
+        (start, start + rng.choice([SESSION, timedelta(minutes=30)]))
+        for start in rng.sample(
+            [utc(2026, 10, 21) + timedelta(minutes=30 * step) for step in range(18 * 48)], 45
+        )
+    ]
+    offered = set(available_slots(av, now, booked))
+    candidates = [utc(2026, 10, 21) + timedelta(minutes=30 * step) for step in range(19 * 48)]
+
+    accepted = set()
+    for start in candidates:
+        with contextlib.suppress(SlotUnavailable):
+            slot = bookable_slot(av, start, now)
+            near = overlapping(booked, check_span(av, slot))
+            accepted.add(check_slot(av, start, now, near))
+
+    assert len(offered) > 30, "the calendar keeps many slots free"
+    assert accepted == offered
+
+
+@pytest.mark.parametrize(
+    ("start", "code"),
+    [
+        (utc(2026, 12, 8, 10), "not_offered"),
+        (utc(2026, 12, 8, 9), "too_soon"),
+        (utc(2027, 1, 19, 9), "too_far"),
+    ],
+)
+def test_bookable_slot_refuses_without_looking_at_bookings(start, code):
+    with pytest.raises(SlotUnavailable) as caught:
+        bookable_slot(make_availability(**RULES), start, NOW)
+
+    assert caught.value.code == code
+
+
 # --- Form values ---------------------------------------------------------------------------
 
 
@@ -704,3 +861,13 @@ def test_timezone_choices_include_valid_extras_only():
         False,
         1,
     )
+
+
+@pytest.mark.parametrize("extra", [(), ("Europe/London",), ("US/Eastern", "Mars/Base")])
+def test_is_zone_choice_is_membership_of_timezone_choices(extra):
+    names = sorted(available_zone_names()) + ["Mars/Base", "", "utc", "../etc/passwd", None, 7]
+    choices = set(timezone_choices(extra))
+
+    assert [name for name in names if is_zone_choice(name, extra)] == [
+        name for name in names if name in choices
+    ]
