@@ -40,16 +40,6 @@ _OPENING_LOOKAHEAD_DAYS = 31
 # However quiet the calendar, render again after this long.
 MAX_AGE = timedelta(hours=1)
 _SAFE_NAME = re.compile(r"[a-z_]+")
-# Hidden inputs of the booking form, in page order (csrf_token and started come first).
-ATTRIBUTION_INPUTS = (
-    "source_article",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-)
 
 
 @dataclass(frozen=True)
@@ -182,9 +172,13 @@ def hidden_input(name: str, value: object) -> Markup:
 
 
 def form_inputs(started: str, attribution: Mapping[str, str | None]) -> Markup:
-    """Return the booking form's hidden inputs: CSRF token, start time, then the attribution."""
+    """Return the booking form's hidden inputs: CSRF token, start time, then the attribution.
+
+    `attribution` is `forms.clean_attribution(...)` or `BookingForm.attribution`: every
+    attribution field, in the form's order.
+    """
     inputs = [hidden_input("csrf_token", generate_csrf()), hidden_input("started", started)]
-    inputs += [hidden_input(name, attribution.get(name)) for name in ATTRIBUTION_INPUTS]
+    inputs += [hidden_input(name, value) for name, value in attribution.items()]
     return Markup("").join(inputs)
 
 
@@ -218,10 +212,5 @@ class ZoneSelect:
     def __call__(self, field, **kwargs) -> Markup:
         """Render `field` (a SelectField whose choices are zone names) as a select."""
         kwargs.setdefault("id", field.id)
-        zones = tuple(_choice_value(choice) for choice in field.choices or ())
-        options = zone_options(zones, field.data)
+        options = zone_options(tuple(field.choices or ()), field.data)
         return Markup("<select %s>%s</select>") % (html_params(name=field.name, **kwargs), options)
-
-
-def _choice_value(choice) -> str:
-    return choice[0] if isinstance(choice, tuple) else getattr(choice, "value", choice)

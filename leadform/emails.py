@@ -1,9 +1,8 @@
 """The booking emails: rendered from templates/email/<kind>/ and queued in the outbox.
 
-`queue_booking_emails(booking)` adds the messages to the caller's session without
-committing, so they are stored in the same transaction as the booking itself.
-`reserve_slot` splits that in two: `booking_emails` renders before the reservation lock,
-`insert_booking_emails` stores the rows under it.
+Nothing here commits: the messages are stored in the same transaction as the change that
+caused them. A new booking's two are rendered by `booking_emails` before the reservation
+lock and stored by `insert_booking_emails` under it; the others go through `queue_email`.
 """
 
 from __future__ import annotations
@@ -211,17 +210,6 @@ def booking_emails(booking: Booking) -> list[tuple[str, EmailMessage]]:
     return [
         ("prospect_confirmation", prospect_confirmation(booking, config, context)),
         ("team_notification", team_notification(booking, config, context)),
-    ]
-
-
-def queue_booking_emails(booking: Booking) -> list[OutboxMessage]:
-    """Queue the prospect's confirmation and the team's notification for a new booking.
-
-    Nothing is committed: call this inside the transaction that stores the booking.
-    """
-    return [
-        queue_email(message, kind=kind, booking=booking)
-        for kind, message in booking_emails(booking)
     ]
 
 

@@ -392,7 +392,10 @@ def test_the_reservation_queues_the_rows_queueing_would(app):
     with app.app_context():
         booking = reserve(app, slot.start, now)
         reserved = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        queued = emails.queue_booking_emails(booking)
+        queued = [
+            emails.queue_email(message, kind=kind, booking=booking)
+            for kind, message in emails.booking_emails(booking)
+        ]
         db.session.flush()
 
         for got, want in zip(reserved, queued, strict=True):

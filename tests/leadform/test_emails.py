@@ -5,7 +5,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from leadform.db import db
-from leadform.emails import booking_emails, queue_booking_emails
+from leadform.emails import booking_emails, insert_booking_emails
 from leadform.mail import EmailMessage
 from leadform.models import OutboxMessage
 from tests.leadform.mail_fixtures import (
@@ -20,10 +20,16 @@ SCRIPT = "<script>alert('x')</script>"
 HOSTILE_NAME = f"Ada {SCRIPT}\r\nBcc: victim@example.com\n" + "ü" * 190
 
 
+def store(booking) -> None:
+    """Store `booking` and its two emails in the session, the way reserve_slot does."""
+    db.session.add(booking)
+    db.session.flush()
+    insert_booking_emails(booking_emails(booking), booking.id)
+
+
 def queue(booking) -> dict[str, EmailMessage]:
     """Queue and commit the emails for `booking`; return them by kind, rebuilt from storage."""
-    db.session.add(booking)
-    queue_booking_emails(booking)
+    store(booking)
     db.session.commit()
     rows = db.session.scalars(select(OutboxMessage)).all()
     return {row.kind: EmailMessage.from_dict(row.payload) for row in rows}
@@ -31,11 +37,11 @@ def queue(booking) -> dict[str, EmailMessage]:
 
 def test_two_messages_are_queued_with_the_booking(mail_app):  # noqa: F811
     booking = make_booking()
-    db.session.add(booking)
 
-    messages = queue_booking_emails(booking)
+    store(booking)
     db.session.commit()
 
+    messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [m.kind for m in messages] == ["prospect_confirmation", "team_notification"]
     assert {(m.status, m.channel, m.booking_id) for m in messages} == {
         ("queued", "email", booking.id)
@@ -43,9 +49,7 @@ def test_two_messages_are_queued_with_the_booking(mail_app):  # noqa: F811
 
 
 def test_nothing_is_committed_by_queueing(mail_app):  # noqa: F811
-    booking = make_booking()
-    db.session.add(booking)
-    queue_booking_emails(booking)
+    store(make_booking())
 
     db.session.rollback()
 
