@@ -59,9 +59,10 @@ new-post: $(PY_STAMP) ## Start a new article: make new-post TITLE="My title" [SL
 test: $(PY_STAMP) $(NODE_STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(PY_STAMP) ## Check code style (ruff)
+lint: $(PY_STAMP) ## Check code style (ruff) and the direction of imports (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(PY_STAMP) ## Fix code style where ruff can
 	$(BIN)/ruff check --fix .

@@ -14,11 +14,11 @@ from urllib.parse import quote, urlencode
 
 from bench.service_procs import ROOT, BenchError, http_get
 from leadform import create_app
-from leadform.bookings import BookingRequest, reserve_slot
+from leadform.booking.reservations import BookingRequest, reserve_slot
+from leadform.booking.slots import available_slots, load_availability, parse_slot_value, slot_value
 from leadform.db import db
 from leadform.models import Booking
 from leadform.sitefacts import load_site
-from leadform.slots import available_slots, load_availability, parse_slot_value, slot_value
 
 BENCH_SECRET = "bench-only-" + "0123456789abcdef" * 3  # noqa: S105 - a throw-away test value
 HUGE_RATE_LIMIT = "1000000/second"
@@ -141,7 +141,7 @@ def write_post_data(path: Path, cookie: str, hidden: dict[str, str], slots: list
 
 
 def queue_booking_emails(database_url: str, site_file: Path, slots: list[str]) -> int:
-    """Book each of `slots` through leadform.bookings (two emails each); return emails queued.
+    """Book each of `slots` through the real reservation (two emails each); return emails queued.
 
     Uses the real reservation path, so the outbox holds exactly what a POST would leave.
     """

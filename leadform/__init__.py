@@ -15,24 +15,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from leadform import (
-    admin,
-    admin_reports,
-    bookpage,
-    changes,
-    cli,
-    config,
-    health,
-    logs,
-    manage,
-    outbox,
-    reminders,
-    sitefacts,
-    slots,
-    static_site,
-    views,
-    visits,
-)
+from leadform import booking, cli, config, desk, health, logs, messages, sitefacts, static_site
 from leadform.db import db
 from leadform.db import init_app as init_database
 from leadform.extensions import csrf, limiter
@@ -60,7 +43,6 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _load_settings(app, test_config or {})
     app.config["SITE"] = sitefacts.load_site(app.config["SITE_FILE"])
-    app.extensions["availability"] = slots.load_availability(app.config["SITE"])
 
     logs.init_app(app)
     _trust_proxies(app)
@@ -68,17 +50,11 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     init_database(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    outbox.init_app(app)
-    visits.init_app(app)
-    bookpage.init_app(app)
-    app.register_blueprint(views.bp)
-    app.register_blueprint(manage.bp)
-    reminders.init_app(app)
-    changes.init_app(app)
+    messages.init_app(app)
+    booking.init_app(app)
+    desk.init_app(app)
     health.init_app(app)
     static_site.init_app(app)
-    admin.init_app(app)
-    admin_reports.init_app(app)
     cli.init_app(app)
     _register_error_pages(app)
     return app

@@ -8,11 +8,11 @@ from flask import current_app
 from icalendar import Calendar
 from sqlalchemy import select
 
-from leadform.bookings import BookingRequest, free_slots, reserve_slot
+from leadform.booking.reservations import BookingRequest, free_slots, reserve_slot
+from leadform.booking.tokens import manage_token
 from leadform.db import db
-from leadform.mail import EmailMessage
+from leadform.messages.senders import EmailMessage
 from leadform.models import Booking, OutboxMessage
-from leadform.tokens import manage_token
 
 GOALS = "We want a ranked shortlist of AI use cases for our claims team."
 SCRIPT = "<script>alert('x')</script>"

@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from leadform import outbox
 from leadform.db import db
 from leadform.db import init_app as init_db
-from leadform.mail import EmailMessage
+from leadform.messages import outbox
+from leadform.messages.senders import EmailMessage
 from leadform.models import Booking
 from tests.conftest import ROOT, require_postgres_url
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from leadform.admin.cli import create_operator
-from leadform.bookings import find_booking
-from leadform.tokens import manage_token
+from leadform.booking.reservations import find_booking
+from leadform.booking.tokens import manage_token
+from leadform.desk.cli import create_operator
 from tests.conftest import missing
-from tests.leadform.admin_helpers import DESK_SETTINGS, PASSWORD, USERNAME, sign_in
 from tests.leadform.booking_pages import answers, open_form
+from tests.leadform.desk.helpers import DESK_SETTINGS, PASSWORD, USERNAME, sign_in
 from tests.site.checkers import VNU_JAR, run_vnu
 
 pytestmark = [pytest.mark.java]

@@ -105,7 +105,7 @@ def test_a_refused_rate_limit_logs_no_address(make_app, tmp_path, capsys):
 
 def test_addresses_in_messages_are_masked(json_app, capsys):
     with json_app.app_context():
-        logging.getLogger("leadform.outbox").warning("could not reach %s", PROSPECT_EMAIL)
+        logging.getLogger("leadform.messages.outbox").warning("could not reach %s", PROSPECT_EMAIL)
     (line,) = json_lines(capsys.readouterr().err)[-1:]
     assert line["message"] == "could not reach <address>"
 

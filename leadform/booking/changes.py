@@ -1,0 +1,317 @@
+"""After the booking: cancel, move, erase personal data, and the retention command.
+
+Each change is one transaction: the booking row, a BookingEvent, the emails and the webhook
+event are committed together or not at all. Views, the operators' desk and the CLI call
+these functions; tests call them with an explicit `now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select, update
+
+from leadform.booking import emails
+from leadform.booking.reservations import (
+    ACTIVE,
+    active_bookings,
+    booking_slot,
+    reservation,
+)
+from leadform.booking.slots import (
+    Availability,
+    Slot,
+    available_slots,
+    bookable_slot,
+    check_free,
+    check_span,
+)
+from leadform.db import db
+from leadform.messages import webhooks
+from leadform.models import Booking, BookingEvent, OutboxMessage
+
+CANCELLED = "cancelled"
+# What an erased booking keeps in place of each personal field.
+ERASED_TEXT = "(deleted)"
+ERASED_OPTIONAL = (
+    "source_article",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+)
+SCRUBBED_PAYLOAD = {"scrubbed": True}
+
+
+class ChangeRefused(Exception):
+    """The prospect may not make this change now; `reason` says why and what to do."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class ChangeRules:
+    """What the prospect's manage page offers at one moment, with the reason when not."""
+
+    can_cancel: bool
+    can_move: bool
+    cancel_refusal: str | None
+    move_refusal: str | None
+
+
+def change_rules(booking: Booking, now: datetime, cutoff: timedelta, max_moves: int):
+    """Decide whether the prospect may cancel or move `booking` at `now`.
+
+    Inside `cutoff` before the start, changes go through the firm (the team has prepared);
+    after `max_moves` moves, moving again does too. Operators are not bound by either.
+    """
+    firm_email = current_app.config["SITE"]["firm"]["email"]
+    if booking.status != ACTIVE or booking.anonymised_at is not None:
+        refusal = "This session is cancelled, so there is nothing left to change."
+        return ChangeRules(False, False, refusal, refusal)
+    if _naive_utc(now) > booking.slot_start - cutoff:
+        hours = cutoff.total_seconds() / 3600
+        refusal = (
+            f"The session starts in less than {hours:g} hours, so it can no longer be changed "
+            f"here. Please write to {firm_email} and we will sort it out."
+        )
+        return ChangeRules(False, False, refusal, refusal)
+    if booking.move_count >= max_moves:
+        refusal = (
+            f"This session has already been moved {booking.move_count} times, the most the "
+            f"booking page allows. To change it again, please write to {firm_email}."
+        )
+        return ChangeRules(True, False, None, refusal)
+    return ChangeRules(True, True, None, None)
+
+
+def move_choices(booking: Booking, availability: Availability, now: datetime) -> list[Slot]:
+    """Return the free slots `booking` may move to (its own time left out)."""
+    current = booking_slot(booking)
+    return [
+        slot
+        for slot in available_slots(availability, now, active_bookings(now, excluding=booking.id))
+        if slot != current
+    ]
+
+
+def _event(booking: Booking, kind: str, now: datetime, actor: str, **times) -> BookingEvent:
+    """Add a BookingEvent to the session (times and kind only, never personal data)."""
+    event = BookingEvent(
+        booking=booking,
+        kind=kind,
+        slot_start=times.get("slot_start", booking.slot_start),
+        previous_slot_start=times.get("previous_slot_start"),
+        actor=actor,
+        at=_naive_utc(now),
+    )
+    db.session.add(event)
+    return event
+
+
+# --- Cancel --------------------------------------------------------------------------------
+
+
+def cancel_booking(booking: Booking, now: datetime, actor: str = "prospect") -> bool:
+    """Cancel `booking` and free its slot; return False if it was already cancelled.
+
+    Queues the prospect's email (iCalendar CANCEL, same UID, higher SEQUENCE), the team's
+    notice and the "booking.cancelled" webhook, all in the one transaction.
+    """
+    try:
+        cancelled = _cancel(booking, now, actor)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return cancelled
+
+
+def _cancel(booking: Booking, now: datetime, actor: str) -> bool:
+    """Mark `booking` cancelled with its event, emails and webhook, without committing."""
+    # A conditional UPDATE, so two cancels at once (a double click, the prospect and an
+    # operator) send one set of emails: the second finds the row already cancelled.
+    claim = (
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.status == ACTIVE)
+        .values(
+            status=CANCELLED,
+            cancelled_at=_naive_utc(now),
+            ics_sequence=func.coalesce(Booking.ics_sequence, 0) + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(claim).rowcount != 1:
+        return False
+    db.session.refresh(booking)
+    _event(booking, "cancelled", now, actor)
+    emails.queue_cancellation_emails(booking, actor=actor)
+    webhooks.queue_booking_event(booking, "booking.cancelled", now=_aware_utc(now))
+    return True
+
+
+# --- Move ----------------------------------------------------------------------------------
+
+
+def move_booking(
+    booking: Booking,
+    new_start: datetime,
+    now: datetime,
+    *,
+    actor: str = "prospect",
+    max_moves: int | None = None,
+) -> Booking:
+    """Move `booking` to the free slot starting at `new_start` (aware or naive UTC).
+
+    Runs under the same lock as `reserve_slot`. Raises SlotUnavailable (the time is not
+    offered or was just taken), SlotTaken (the unique index caught a race) or ChangeRefused
+    (cancelled, or `max_moves` reached); on any error the booking is left as it was.
+    """
+    availability = current_app.extensions["availability"]
+    with reservation():  # rolls back first, so `booking` is re-read under the lock
+        _check_movable(booking, new_start, max_moves)
+        slot = bookable_slot(availability, new_start, now)
+        # Only the bookings near the new time can refuse it (slots.check_span).
+        nearby = active_bookings(now, excluding=booking.id, span=check_span(availability, slot))
+        check_free(availability, slot, nearby)
+        previous = booking_slot(booking)
+        _apply_move(booking, slot, now)
+        db.session.flush()
+        _event(booking, "moved", now, actor, previous_slot_start=_naive_utc(previous.start))
+        emails.queue_move_emails(booking, previous, actor=actor)
+        webhooks.queue_booking_event(booking, "booking.moved", now=_aware_utc(now))
+    return booking
+
+
+def _check_movable(booking: Booking, new_start: datetime, max_moves: int | None) -> None:
+    """Refuse a move of a cancelled or erased booking, past the limit, or to its own time."""
+    if booking.status != ACTIVE or booking.anonymised_at is not None:
+        raise ChangeRefused("This session is cancelled, so it cannot be moved.")
+    if max_moves is not None and booking.move_count >= max_moves:
+        raise ChangeRefused(f"This session has already been moved {booking.move_count} times.")
+    if _naive_utc(new_start) == booking.slot_start:
+        raise ChangeRefused("That is already the time of your session; choose another.")
+
+
+def _apply_move(booking: Booking, slot: Slot, now: datetime) -> None:
+    """Put `booking` on `slot`: a new SEQUENCE, one more move, reminders due afresh."""
+    booking.slot_start = _naive_utc(slot.start)
+    booking.slot_end = _naive_utc(slot.end)
+    booking.move_count = (booking.move_count or 0) + 1
+    booking.ics_sequence = (booking.ics_sequence or 0) + 1
+    booking.reminder_24h_queued_at = None
+    booking.reminder_1h_queued_at = None
+
+
+# --- Erasure and retention -----------------------------------------------------------------
+
+
+def anonymise_booking(booking: Booking, now: datetime, actor: str = "prospect") -> bool:
+    """Erase the prospect's personal data from `booking`; return False if already done.
+
+    An upcoming confirmed session is cancelled first, so its cancellation email goes to the
+    address before it is erased. Sent (and failed) messages are scrubbed now; queued ones
+    keep their payload until sent, and `scrub_sent_messages` clears them afterwards. The
+    slot history (BookingEvent rows) stays.
+    """
+    try:
+        if booking.anonymised_at is not None:
+            return False
+        if booking.status == ACTIVE and booking.slot_end > _naive_utc(now):
+            _cancel(booking, now, actor)
+        _erase(booking, now)
+        db.session.flush()
+        _event(booking, "anonymised", now, actor)
+        _scrub_messages(booking.id)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return True
+
+
+def _erase(booking: Booking, now: datetime) -> None:
+    """Replace every personal field of `booking` with a neutral value."""
+    booking.name = ERASED_TEXT
+    booking.email = f"deleted-{booking.id}@invalid"
+    booking.company = ERASED_TEXT
+    booking.role = ERASED_TEXT
+    booking.goals = ERASED_TEXT
+    for name in ERASED_OPTIONAL:
+        setattr(booking, name, None)
+    booking.anonymised_at = _naive_utc(now)
+
+
+def _scrub_messages(booking_id: int) -> int:
+    """Clear the payload and errors of `booking_id`'s messages that are no longer queued."""
+    messages = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.booking_id == booking_id, OutboxMessage.status != "queued"
+        )
+    ).all()
+    scrubbed = 0
+    for message in messages:
+        if message.payload != SCRUBBED_PAYLOAD or message.last_error is not None:
+            message.payload = dict(SCRUBBED_PAYLOAD)
+            message.last_error = None
+            scrubbed += 1
+        for attempt in message.delivery_attempts:
+            # Delivery errors may quote the address a server refused.
+            attempt.error = None
+    return scrubbed
+
+
+def scrub_sent_messages() -> int:
+    """Scrub messages of erased bookings that were still queued when the data was erased."""
+    ids = db.session.scalars(select(Booking.id).where(Booking.anonymised_at.is_not(None))).all()
+    scrubbed = sum(_scrub_messages(booking_id) for booking_id in ids)
+    db.session.commit()
+    return scrubbed
+
+
+def anonymise_expired(now: datetime, retention: timedelta) -> int:
+    """Erase every booking whose session ended more than `retention` ago; return how many."""
+    cutoff = _naive_utc(now) - retention
+    due = db.session.scalars(
+        select(Booking).where(Booking.anonymised_at.is_(None), Booking.slot_end < cutoff)
+    ).all()
+    return sum(anonymise_booking(booking, now, actor="retention") for booking in due)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def init_app(app: Flask) -> None:
+    """Register `flask bookings anonymise`."""
+    app.cli.add_command(bookings_cli)
+
+
+@click.group("bookings")
+def bookings_cli() -> None:
+    """Look after stored bookings."""
+
+
+@bookings_cli.command("anonymise")
+def anonymise_command() -> None:
+    """Erase personal data of sessions older than LEADFORM_RETENTION_DAYS (cron-friendly)."""
+    days = current_app.config["RETENTION_DAYS"]
+    now = datetime.now(UTC)
+    erased = anonymise_expired(now, timedelta(days=days))
+    scrubbed = scrub_sent_messages()
+    click.echo(f"Anonymised {erased} booking(s) whose session ended over {days} days ago.")
+    click.echo(f"Scrubbed {scrubbed} sent message(s) of anonymised bookings.")

@@ -1,0 +1,315 @@
+"""The booking emails: rendered from templates/email/<kind>/ and queued in the outbox.
+
+Nothing here commits: the messages are stored in the same transaction as the change that
+caused them. A new booking's two are rendered by `booking_emails` before the reservation
+lock and stored by `insert_booking_emails` under it; the others go through `queue_email`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import insert
+
+from leadform.booking.slots import Slot, format_range
+from leadform.booking.tokens import manage_url
+from leadform.db import db
+from leadform.messages.invites import build_invite
+from leadform.messages.senders import INVITE_MIMETYPE, Attachment, EmailMessage
+from leadform.models import Booking, OutboxMessage, utcnow
+
+CANCEL_MIMETYPE = "text/calendar; method=CANCEL"
+REMINDER_KINDS = ("reminder_24h", "reminder_1h")
+
+TEMPLATE_DIR = Path(__file__).parents[1] / "templates" / "email"
+_ENV_KEY = "leadform.email_templates"
+_MAX_SUBJECT_CHARS = 150
+# Built once: `insert_booking_emails` runs it under the reservation lock.
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+ATTRIBUTION_FIELDS = (
+    ("Source article", "source_article"),
+    ("utm_source", "utm_source"),
+    ("utm_medium", "utm_medium"),
+    ("utm_campaign", "utm_campaign"),
+    ("utm_term", "utm_term"),
+    ("utm_content", "utm_content"),
+    ("Referrer", "referrer"),
+)
+
+
+def template_env(app: Flask) -> Environment:
+    """Return the app's email Jinja environment: HTML bodies autoescaped, text ones not."""
+    env = app.extensions.get(_ENV_KEY)
+    if env is None:
+        env = Environment(
+            loader=FileSystemLoader(TEMPLATE_DIR),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        app.extensions[_ENV_KEY] = env
+    return env
+
+
+def single_line(text: str, limit: int = _MAX_SUBJECT_CHARS) -> str:
+    """Collapse all whitespace (CR, LF, U+2028...) to single spaces and cut to `limit`."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def render_email(kind: str, context: Mapping) -> tuple[str, str, str]:
+    """Render (subject, text, html) of message `kind`; the subject is one safe line."""
+    env = template_env(current_app)
+    subject = env.get_template(f"{kind}/subject.txt").render(context)
+    text = env.get_template(f"{kind}/body.txt").render(context)
+    html = env.get_template(f"{kind}/body.html").render(context)
+    return single_line(subject), text.strip() + "\n", html
+
+
+def _aware(moment: datetime) -> datetime:
+    """Read a stored naive datetime as UTC; leave an aware one as it is."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _slot(booking: Booking) -> Slot:
+    """The booking's times as a Slot of aware UTC instants."""
+    return Slot(_aware(booking.slot_start), _aware(booking.slot_end))
+
+
+def _context(booking: Booking, config: Mapping) -> dict:
+    """What every booking template may use: firm facts, times in both zones, the booking."""
+    site = config["SITE"]
+    host_zone = site["availability"]["timezone"]
+    slot = _slot(booking)
+    return {
+        "booking": booking,
+        "firm": site["firm"],
+        "assessment": site["assessment"],
+        "public_url": config["PUBLIC_URL"],
+        "prospect_zone": booking.timezone,
+        "host_zone": host_zone,
+        "when_prospect": format_range(slot, ZoneInfo(booking.timezone)),
+        "when_host": format_range(slot, ZoneInfo(host_zone)),
+        # The small mail-only test app has no SECRET_KEY; the real app always has one.
+        "manage_url": manage_url(booking, config) if config.get("SECRET_KEY") else None,
+    }
+
+
+def invite_uid(booking: Booking, config: Mapping) -> str:
+    """The stable iCalendar UID of a booking: its public id at the site's domain."""
+    domain = urlsplit(config["PUBLIC_URL"]).hostname or "localhost"
+    return f"{booking.public_id}@{domain}"
+
+
+def build_booking_invite(booking: Booking, config: Mapping, method: str = "REQUEST") -> bytes:
+    """Build the .ics for `booking` (REQUEST to book, CANCEL to withdraw)."""
+    site = config["SITE"]
+    firm, assessment = site["firm"], site["assessment"]
+    return build_invite(
+        uid=invite_uid(booking, config),
+        sequence=booking.ics_sequence or 0,
+        method=method,
+        start_utc=booking.slot_start,
+        end_utc=booking.slot_end,
+        summary=f"{assessment['name']} with {firm['name']}",
+        description=f"{assessment['minutes']}-minute {assessment['name']} with {firm['name']}. "
+        f"Questions: {firm['email']}",
+        location=assessment.get("location", "Online"),
+        organizer_email=firm["email"],
+        organizer_name=firm["name"],
+        attendee_email=booking.email,
+        attendee_name=single_line(booking.name, 200),
+        host_tz=site["availability"]["timezone"],
+        url=config["PUBLIC_URL"],
+    )
+
+
+def prospect_confirmation(
+    booking: Booking, config: Mapping, context: Mapping | None = None
+) -> EmailMessage:
+    """The prospect's confirmation, in their zone, with the calendar invite attached.
+
+    `context` is `_context(booking, config)` when the caller already has it.
+    """
+    context = context if context is not None else _context(booking, config)
+    subject, text, html = render_email("prospect_confirmation", context)
+    invite = Attachment("invite.ics", build_booking_invite(booking, config), INVITE_MIMETYPE)
+    return EmailMessage(
+        to=booking.email,
+        from_=config["MAIL_FROM"],
+        reply_to=config["TEAM_EMAIL"],
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=(invite,),
+    )
+
+
+def _answers(booking: Booking) -> list[tuple[str, str]]:
+    """The prospect's answers, labelled, in form order."""
+    return [
+        ("Name", booking.name),
+        ("Email", booking.email),
+        ("Company", booking.company),
+        ("Role", booking.role),
+        ("Company size", booking.company_size),
+        ("Goals", booking.goals),
+        ("Time zone", booking.timezone),
+        ("Privacy policy version", booking.privacy_version),
+        ("Consent given at (UTC)", f"{booking.consent_at:%Y-%m-%d %H:%M:%S}"),
+    ]
+
+
+def team_notification(
+    booking: Booking, config: Mapping, context: Mapping | None = None
+) -> EmailMessage:
+    """The team's notice of a new booking: every answer and where the prospect came from."""
+    context = dict(context if context is not None else _context(booking, config))
+    context["answers"] = _answers(booking)
+    context["attribution"] = [(label, getattr(booking, name)) for label, name in ATTRIBUTION_FIELDS]
+    subject, text, html = render_email("team_notification", context)
+    return EmailMessage(
+        to=config["TEAM_EMAIL"],
+        from_=config["MAIL_FROM"],
+        reply_to=booking.email,
+        subject=subject,
+        text=text,
+        html=html,
+    )
+
+
+def queue_email(message: EmailMessage, *, kind: str, booking: Booking | None = None):
+    """Add `message` to the outbox in the current session (the caller commits)."""
+    outbox = OutboxMessage(
+        channel="email",
+        kind=kind,
+        payload=message.to_dict(),
+        status="queued",
+        attempts=0,
+        next_attempt_at=datetime.now(UTC).replace(tzinfo=None),
+        booking=booking,
+    )
+    db.session.add(outbox)
+    return outbox
+
+
+def booking_emails(booking: Booking) -> list[tuple[str, EmailMessage]]:
+    """Render the prospect's confirmation and the team's notification of a new booking.
+
+    Returns (kind, message) pairs. Nothing touches the database, so `reserve_slot` renders
+    them (the slow part) before it takes the reservation lock.
+    """
+    config = current_app.config
+    context = _context(booking, config)
+    return [
+        ("prospect_confirmation", prospect_confirmation(booking, config, context)),
+        ("team_notification", team_notification(booking, config, context)),
+    ]
+
+
+def insert_booking_emails(messages: list[tuple[str, EmailMessage]], booking_id: int) -> None:
+    """Queue rendered `messages` of booking `booking_id` in the current transaction.
+
+    The rows are those `queue_email` adds, written with one INSERT and no ORM objects:
+    `reserve_slot` calls this while it holds the reservation lock, and nothing in its
+    transaction reads the rows back.
+    """
+    queued_at = utcnow()
+    rows = [
+        {
+            "booking_id": booking_id,
+            "channel": "email",
+            "kind": kind,
+            "payload": message.to_dict(),
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": queued_at,
+        }
+        for kind, message in messages
+    ]
+    db.session.connection().execute(_INSERT_OUTBOX, rows)
+
+
+def _to_prospect(booking: Booking, config: Mapping, kind: str, context: Mapping, invite=None):
+    """Render message `kind` for the prospect, replies going to the team."""
+    subject, text, html = render_email(kind, context)
+    return EmailMessage(
+        to=booking.email,
+        from_=config["MAIL_FROM"],
+        reply_to=config["TEAM_EMAIL"],
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=(invite,) if invite else (),
+    )
+
+
+def _to_team(booking: Booking, config: Mapping, kind: str, context: Mapping) -> EmailMessage:
+    """Render message `kind` for the team, replies going to the prospect."""
+    subject, text, html = render_email(kind, context)
+    return EmailMessage(
+        to=config["TEAM_EMAIL"],
+        from_=config["MAIL_FROM"],
+        reply_to=booking.email,
+        subject=subject,
+        text=text,
+        html=html,
+    )
+
+
+def _previous_times(context: dict, booking: Booking, config: Mapping, previous: Slot) -> dict:
+    """Add the session's former time, in both zones, to `context`."""
+    host_zone = config["SITE"]["availability"]["timezone"]
+    context["was_prospect"] = format_range(previous, ZoneInfo(booking.timezone))
+    context["was_host"] = format_range(previous, ZoneInfo(host_zone))
+    return context
+
+
+def queue_cancellation_emails(booking: Booking, actor: str = "prospect") -> list[OutboxMessage]:
+    """Queue the prospect's cancellation (with an iCalendar CANCEL) and the team's notice.
+
+    Call after raising `booking.ics_sequence`, inside the transaction that cancels it.
+    """
+    config = current_app.config
+    context = _context(booking, config) | {"actor": actor}
+    cancel = Attachment(
+        "cancel.ics", build_booking_invite(booking, config, method="CANCEL"), CANCEL_MIMETYPE
+    )
+    prospect = _to_prospect(booking, config, "prospect_cancellation", context, cancel)
+    team = _to_team(booking, config, "team_cancellation", context)
+    return [
+        queue_email(prospect, kind="prospect_cancellation", booking=booking),
+        queue_email(team, kind="team_cancellation", booking=booking),
+    ]
+
+
+def queue_move_emails(booking: Booking, previous: Slot, actor: str = "prospect"):
+    """Queue the prospect's new invite (same UID, higher SEQUENCE) and the team's notice.
+
+    `previous` is the slot the booking had before the move; call inside its transaction.
+    """
+    config = current_app.config
+    context = _previous_times(_context(booking, config), booking, config, previous)
+    context["actor"] = actor
+    invite = Attachment("invite.ics", build_booking_invite(booking, config), INVITE_MIMETYPE)
+    prospect = _to_prospect(booking, config, "prospect_moved", context, invite)
+    team = _to_team(booking, config, "team_moved", context)
+    return [
+        queue_email(prospect, kind="prospect_moved", booking=booking),
+        queue_email(team, kind="team_moved", booking=booking),
+    ]
+
+
+def queue_reminder(booking: Booking, kind: str) -> OutboxMessage:
+    """Queue reminder `kind` ("reminder_24h" or "reminder_1h") for the prospect."""
+    if kind not in REMINDER_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(REMINDER_KINDS)}, got {kind!r}")
+    config = current_app.config
+    message = _to_prospect(booking, config, kind, _context(booking, config))
+    return queue_email(message, kind=kind, booking=booking)

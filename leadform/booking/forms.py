@@ -1,0 +1,236 @@
+"""The booking form: fields, limits, cleaning and the anti-spam checks.
+
+Every message says how to fix the problem; the view shows it next to its field.
+"""
+
+import time
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from itsdangerous import BadData, URLSafeTimedSerializer
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length
+
+from leadform.booking.pages import ZoneSelect
+from leadform.booking.slots import is_zone_choice, parse_slot_value
+
+COMPANY_SIZES = ["1-49", "50-249", "250-999", "1000-4999", "5000+"]
+GOALS_MIN, GOALS_MAX = 20, 2000
+ATTRIBUTION_MAX, REFERRER_MAX = 200, 2000
+STARTED_SALT = "leadform.book.started"
+NEUTRAL_ERROR = "We could not accept the form. Please check your answers and send it again."
+
+
+class SpamSuspected(Exception):
+    """The honeypot was filled or the form came back faster than a person can type."""
+
+
+# Unicode category Cc, "control": C0, DEL and C1. The Cc set is immutable by Unicode's
+# stability policy, so a fixed table is exact; str.translate beats a per-character loop.
+CONTROL_CHARACTERS = frozenset(chr(code) for code in (*range(0x20), *range(0x7F, 0xA0)))
+_CONTROLS_TO_SPACES = str.maketrans(dict.fromkeys(CONTROL_CHARACTERS, " "))
+_DROP_CONTROLS_BUT_LINES = str.maketrans(dict.fromkeys(CONTROL_CHARACTERS - {"\n", "\t"}))
+
+
+def clean_line(value):
+    """Strip control characters (line breaks included) and surrounding space from one line."""
+    if value is None:
+        return None
+    return " ".join(str(value).translate(_CONTROLS_TO_SPACES).split())
+
+
+def clean_text(value):
+    """Strip control characters except line breaks and tabs from a multi-line answer."""
+    if value is None:
+        return None
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return text.translate(_DROP_CONTROLS_BUT_LINES).strip()
+
+
+def truncate(limit: int):
+    """Return a filter cutting a hidden attribution value to `limit` characters."""
+
+    def _cut(value):
+        value = clean_line(value)
+        return value[:limit] or None if value else None
+
+    return _cut
+
+
+# The attribution's hidden fields, in page order, and the length each is cut to.
+ATTRIBUTION_LIMITS = {
+    "source_article": ATTRIBUTION_MAX,
+    "utm_source": ATTRIBUTION_MAX,
+    "utm_medium": ATTRIBUTION_MAX,
+    "utm_campaign": ATTRIBUTION_MAX,
+    "utm_term": ATTRIBUTION_MAX,
+    "utm_content": ATTRIBUTION_MAX,
+    "referrer": REFERRER_MAX,
+}
+
+
+def clean_attribution(data) -> dict:
+    """Return the attribution in `data` cleaned and cut as the form's hidden fields do.
+
+    A blank form shown on GET needs only these values; building the whole form for them
+    cost a fifth of a cached booking page.
+    """
+    return {name: truncate(limit)(data.get(name)) for name, limit in ATTRIBUTION_LIMITS.items()}
+
+
+def _required(message: str):
+    return DataRequired(message=message)
+
+
+def sign_started(now: float | None = None) -> str:
+    """Return a signed token recording when the form was shown."""
+    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=STARTED_SALT)
+    return serializer.dumps(now if now is not None else time.time())
+
+
+def seconds_since_started(token: str | None, now: float | None = None) -> float | None:
+    """Return how long ago the form was shown, or None when the token is missing or forged."""
+    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=STARTED_SALT)
+    try:
+        started = serializer.loads(token or "")
+    except BadData:
+        return None
+    if not isinstance(started, int | float):
+        return None
+    return (now if now is not None else time.time()) - started
+
+
+class BookingForm(FlaskForm):
+    """The AI Readiness Assessment booking form."""
+
+    name = StringField(
+        "Your name",
+        filters=[clean_line],
+        validators=[
+            _required("Enter your name."),
+            Length(max=200, message="Shorten your name to 200 characters or fewer."),
+        ],
+    )
+    email = StringField(
+        "Work email",
+        filters=[clean_line],
+        validators=[
+            _required("Enter your work email address."),
+            Length(max=254, message="Enter an email address of 254 characters or fewer."),
+            Email(
+                message="Enter an email address like name@company.com.",
+                check_deliverability=False,
+            ),
+        ],
+    )
+    company = StringField(
+        "Company",
+        filters=[clean_line],
+        validators=[
+            _required("Enter your company's name."),
+            Length(max=200, message="Shorten the company name to 200 characters or fewer."),
+        ],
+    )
+    role = StringField(
+        "Your role",
+        filters=[clean_line],
+        validators=[
+            _required("Enter your role, for example Head of Operations."),
+            Length(max=200, message="Shorten your role to 200 characters or fewer."),
+        ],
+    )
+    company_size = SelectField(
+        "Company size (employees)",
+        choices=[SelectChoice("", "Choose one")] + [SelectChoice(size) for size in COMPANY_SIZES],
+        validate_choice=False,
+        validators=[_required("Choose your company's size.")],
+    )
+    goals = TextAreaField(
+        "What do you want from the session?",
+        filters=[clean_text],
+        validators=[
+            _required(f"Tell us what you want from the session (at least {GOALS_MIN} characters)."),
+            Length(
+                min=GOALS_MIN,
+                max=GOALS_MAX,
+                message=f"Write between {GOALS_MIN} and {GOALS_MAX} characters about your goals.",
+            ),
+        ],
+    )
+    slot = RadioField(
+        "Choose a time",
+        choices=[],
+        validate_choice=False,
+        validators=[_required("Choose one of the times shown.")],
+    )
+    timezone = SelectField(
+        "Your time zone",
+        choices=[],
+        validate_choice=False,
+        widget=ZoneSelect(),
+        validators=[_required("Choose your time zone from the list.")],
+    )
+    consent = BooleanField(
+        "I agree that Tessellate Advisory stores these answers to arrange the session.",
+        validators=[_required("Tick the box to agree to the privacy policy, or we cannot book.")],
+    )
+    website = StringField("Leave this field empty")  # honeypot
+    started = HiddenField()
+    source_article = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["source_article"])])
+    utm_source = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_source"])])
+    utm_medium = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_medium"])])
+    utm_campaign = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_campaign"])])
+    utm_term = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_term"])])
+    utm_content = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_content"])])
+    referrer = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["referrer"])])
+
+    def validate_company_size(self, field):
+        """Accept only the listed sizes."""
+        if field.data not in COMPANY_SIZES:
+            raise ValidationError("Choose your company's size from the list.")
+
+    def validate_slot(self, field):
+        """Accept only a well-formed slot value; whether it is free is decided at booking."""
+        try:
+            parse_slot_value(field.data or "")
+        except ValueError:
+            raise ValidationError("Choose one of the times shown.") from None
+
+    def validate_timezone(self, field):
+        """Accept only zones from the list."""
+        host_zone = current_app.config["SITE"]["availability"]["timezone"]
+        if not is_zone_choice(field.data, extra=(host_zone,)):
+            raise ValidationError("Choose your time zone from the list.")
+
+    def check_not_spam(self, min_fill_seconds: float) -> None:
+        """Raise SpamSuspected for a filled honeypot, a forged or missing timer, or haste."""
+        if self.website.data:
+            raise SpamSuspected("honeypot filled")
+        elapsed = seconds_since_started(self.started.data)
+        if elapsed is None:
+            raise SpamSuspected("missing or forged start time")
+        if elapsed < min_fill_seconds:
+            raise SpamSuspected("sent too fast")
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """Return (field id, first message) of each visible field with an error, in form order."""
+        hidden = {"csrf_token", "started", "website"}
+        return [
+            (field.id, field.errors[0])
+            for field in self
+            if field.errors and field.name not in hidden
+        ]
+
+    @property
+    def attribution(self) -> dict:
+        """Return the attribution fields as a dict of column name -> value."""
+        return {name: self[name].data or None for name in ATTRIBUTION_LIMITS}

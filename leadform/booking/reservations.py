@@ -1,0 +1,265 @@
+"""Reserving an assessment slot: the one place that decides whether a booking is made.
+
+Plain functions over the database session; views call them, tests call them without HTTP.
+"""
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from sqlalchemy import Select, bindparam, insert, inspect, literal_column, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from leadform.booking import emails
+from leadform.booking.slots import (
+    Availability,
+    Slot,
+    available_slots,
+    bookable_slot,
+    check_free,
+    check_span,
+)
+from leadform.db import db
+from leadform.messages import webhooks
+from leadform.models import Booking
+
+ACTIVE = "confirmed"
+# How far back a confirmed booking can still matter: today's cap counts the whole host day.
+RELEVANT_PAST = timedelta(days=2)
+# Longer than any booking: a session fits inside one day's opening window (slots.py checks
+# that), so a booking overlapping a span started less than this before the span does.
+LONGEST_BOOKING = timedelta(days=1)
+# Any constant works; it only has to be the same for every process reserving slots.
+RESERVATION_LOCK_KEY = 7_205_431_990
+SLOT_TAKEN_MESSAGE = "That time was just taken — please choose another."
+# Built once: composing an INSERT of every column costs more than running it.
+_INSERT_BOOKING = insert(Booking.__table__)
+
+
+class SlotTaken(Exception):
+    """Another booking got the slot first (the database's unique index said so)."""
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """What a prospect submitted, already validated and cleaned by the form."""
+
+    name: str
+    email: str
+    company: str
+    role: str
+    company_size: str
+    goals: str
+    timezone: str
+    slot_start: datetime  # aware UTC
+    source_article: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    referrer: str | None = None
+
+
+def active_bookings(
+    now: datetime,
+    excluding: int | None = None,
+    span: tuple[datetime, datetime] | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """Return (start, end) in naive UTC of the confirmed bookings that can still matter at `now`.
+
+    Sessions that ended more than two days ago can neither overlap a free slot nor count
+    towards today's cap, and reading every booking ever made would slow every page.
+    `excluding` leaves one booking out (the one being moved). `span` (aware or naive UTC,
+    see slots.check_span) keeps only the bookings overlapping it: checking one slot then
+    reads a few rows through the slot index, however full the calendar.
+    """
+    params = {"since": _as_stored(now) - RELEVANT_PAST, "excluding": excluding}
+    if span is not None:
+        span_start, span_end = _as_stored(span[0]), _as_stored(span[1])
+        params.update(
+            earliest_start=span_start - LONGEST_BOOKING, span_start=span_start, span_end=span_end
+        )
+    query = _active_query(span is not None, excluding is not None)
+    return [(start, end) for start, end in db.session.execute(query, params)]
+
+
+def active_bookings_outside_transaction(now: datetime) -> list[tuple[datetime, datetime]]:
+    """Return `active_bookings(now)` read in autocommit mode, for a page that only reads.
+
+    One statement needs no transaction: on PostgreSQL that saves the BEGIN and ROLLBACK
+    round trips, a fifth of a cached booking page's CPU.
+    """
+    params = {"since": _as_stored(now) - RELEVANT_PAST, "excluding": None}
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        rows = connection.execute(_active_query(False, False), params)
+        return [(start, end) for start, end in rows]
+
+
+@cache
+def _active_query(within_span: bool, excluding: bool) -> Select:
+    """Return the statement `active_bookings` runs for one shape of its arguments.
+
+    Cached, because composing the statement costs more than running it on a few rows.
+    """
+    # A literal, not a parameter, so that PostgreSQL can use the partial slot index
+    # (WHERE status = 'confirmed') even in the generic plan of a prepared statement.
+    query = select(Booking.slot_start, Booking.slot_end).where(
+        Booking.status == literal_column(f"'{ACTIVE}'"), Booking.slot_end > bindparam("since")
+    )
+    if within_span:
+        query = query.where(
+            Booking.slot_start > bindparam("earliest_start"),
+            Booking.slot_start < bindparam("span_end"),
+            Booking.slot_end > bindparam("span_start"),
+        )
+    if excluding:
+        query = query.where(Booking.id != bindparam("excluding"))
+    return query
+
+
+def free_slots(availability: Availability, now: datetime) -> list[Slot]:
+    """Return the slots a prospect may book at `now`."""
+    return available_slots(availability, now, active_bookings(now))
+
+
+def lock_reservations() -> None:
+    """Start a transaction that no other reservation can run alongside, on either database."""
+    # A read earlier in the request may have opened a transaction; start afresh.
+    db.session.rollback()
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        # The driver would only BEGIN (deferred) at the first write, too late to keep two
+        # read-check-insert runs apart; IMMEDIATE takes the write lock before the read.
+        # Only here: elsewhere (the outbox worker) the driver's default stays in force.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        lock = text("SELECT pg_advisory_xact_lock(:key)")
+        db.session.execute(lock, {"key": RESERVATION_LOCK_KEY})
+
+
+@contextmanager
+def reservation() -> Iterator[None]:
+    """Run the body under the reservation lock as one transaction, committed at the end.
+
+    A clash caught by the partial unique index (the backstop behind the lock) becomes
+    SlotTaken; whatever else fails (slot gone, an email refused), nothing of it remains.
+    """
+    try:
+        lock_reservations()
+        yield
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise SlotTaken(SLOT_TAKEN_MESSAGE) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def reserve_slot(
+    request: BookingRequest, *, availability: Availability, privacy_version: str, now: datetime
+) -> Booking:
+    """Book `request.slot_start` atomically with its emails; raise SlotUnavailable or SlotTaken.
+
+    What does not depend on other bookings (whether the time is offered at all, the row, the
+    rendered emails and invite) is prepared before the reservation lock, so the lock is held
+    only to read the nearby bookings, check against them and insert.
+    """
+    # Not offered, too soon or too far does not depend on other bookings: no lock needed.
+    slot = bookable_slot(availability, request.slot_start, now)
+    booking = _new_booking(request, slot, privacy_version, now)
+    messages = emails.booking_emails(booking)
+    nearby = check_span(availability, slot)
+    with reservation():
+        check_free(availability, slot, active_bookings(now, span=nearby))
+        stored = _insert_booking(booking)
+        emails.insert_booking_emails(messages, booking.id)
+        webhooks.queue_booking_event(booking, "booking.created", now=now)
+    _keep_loaded(booking, stored)
+    return booking
+
+
+def _insert_booking(booking: Booking) -> dict:
+    """Store the new `booking` with one INSERT and attach it to the session as persistent.
+
+    The session's flush of this one row cost four times the INSERT itself, and it runs
+    under the reservation lock. Returns the column values stored, the new id included;
+    columns left to their defaults are expired on the instance, so reading one loads it.
+    """
+    values = _column_values(booking)
+    result = db.session.connection().execute(_INSERT_BOOKING, values)
+    values["id"] = booking.id = result.inserted_primary_key[0]
+    # As if just loaded: no pending changes, identity known, ready for relationships.
+    make_transient_to_detached(booking)
+    db.session.add(booking)
+    return values
+
+
+def _column_values(instance) -> dict:
+    """Return the column attributes set on `instance`, by attribute name.
+
+    Booking's attribute names are its column names, so the dict is also INSERT values.
+    """
+    state = inspect(instance)
+    return {
+        attr.key: state.dict[attr.key]
+        for attr in state.mapper.column_attrs
+        if attr.key in state.dict
+    }
+
+
+def _keep_loaded(instance, values: dict) -> None:
+    """Give a just-committed `instance` back the column values it was stored with.
+
+    The commit expired it, so reading `public_id` for the redirect would SELECT the row
+    again; its own values are what the committed row holds. Relationships stay expired.
+    """
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+
+
+def _new_booking(request: BookingRequest, slot: Slot, privacy_version: str, now: datetime):
+    """Build the Booking row for `request` at `slot` (naive UTC times, as stored)."""
+    fields = {
+        name: getattr(request, name)
+        for name in BookingRequest.__dataclass_fields__
+        if name != "slot_start"
+    }
+    return Booking(
+        public_id=secrets.token_urlsafe(16),
+        status=ACTIVE,
+        slot_start=_naive_utc(slot.start),
+        slot_end=_naive_utc(slot.end),
+        consent_at=_naive_utc(now),
+        privacy_version=privacy_version,
+        **fields,
+    )
+
+
+def find_booking(public_id: str) -> Booking | None:
+    """Return the booking with `public_id`, or None."""
+    if not public_id or len(public_id) > 32:
+        return None
+    return db.session.execute(
+        select(Booking).where(Booking.public_id == public_id)
+    ).scalar_one_or_none()
+
+
+def booking_slot(booking: Booking) -> Slot:
+    """Return the booking's time as an aware-UTC Slot."""
+    return Slot(booking.slot_start.replace(tzinfo=UTC), booking.slot_end.replace(tzinfo=UTC))
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _as_stored(moment: datetime) -> datetime:
+    """Return `moment` in the database's form, naive UTC; a naive value is UTC already."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -1,0 +1,259 @@
+"""The operators' desk: sign-in, the bookings list and detail, the CSV and the outbox.
+
+Every page but the sign-in form needs a signed-in operator (checked before each request),
+and every answer is marked `no-store`, since nearly all of them show personal data.
+"""
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from leadform.booking import changes
+from leadform.booking.slots import Slot, format_range
+from leadform.db import db
+from leadform.desk import auth, export, queries, services
+from leadform.desk.forms import AttendanceForm, ConfirmForm, LoginForm, NoteForm
+from leadform.extensions import limiter
+from leadform.messages import outbox
+from leadform.models import Booking, utcnow
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+LIST_LIMIT = 200
+OUTBOX_LIMIT = 200
+PUBLIC_ENDPOINTS = {"admin.login"}
+
+
+@bp.before_request
+def _require_operator():
+    """Send anyone without a live operator session to the sign-in page."""
+    if request.endpoint not in PUBLIC_ENDPOINTS and auth.current_operator() is None:
+        return auth.login_redirect()
+    return None
+
+
+bp.after_request(auth.keep_private)
+
+
+@bp.context_processor
+def _desk_context():
+    """Give the desk's templates the host zone and the time formatters."""
+    return {
+        "host_zone": _host_zone().key,
+        "slot_text": _slot_text,
+        "time_text": _time_text,
+    }
+
+
+def _host_zone():
+    return current_app.extensions["availability"].timezone
+
+
+def _slot_text(booking: Booking) -> str:
+    """The booking's session in the host's zone, e.g. "Tuesday 8 December 2026, 14:00–15:30 GMT"."""
+    slot = Slot(booking.slot_start.replace(tzinfo=UTC), booking.slot_end.replace(tzinfo=UTC))
+    return format_range(slot, _host_zone())
+
+
+def _time_text(moment: datetime | None) -> str:
+    """A stored naive-UTC time in the host's zone, e.g. "2026-11-23 14:05 GMT"."""
+    if moment is None:
+        return ""
+    local = moment.replace(tzinfo=UTC).astimezone(_host_zone())
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def _login_rate_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def login():
+    """Show the sign-in form; on valid credentials start a session and go on."""
+    if request.method == "GET" and auth.current_operator() is not None:
+        return redirect(url_for("admin.bookings"))
+    form = LoginForm(next=request.args.get("next"))
+    error = None
+    if form.validate_on_submit():
+        try:
+            operator = auth.authenticate(form.username.data, form.password.data)
+        except auth.InvalidCredentials as exc:
+            error = str(exc)
+        else:
+            auth.sign_in(operator)
+            return redirect(auth.safe_next(form.next.data) or url_for("admin.bookings"), 303)
+    return render_template("desk/login.html", form=form, error=error)
+
+
+@bp.post("/logout")
+def logout():
+    """End the session and return to the sign-in page."""
+    if ConfirmForm().validate_on_submit():
+        auth.sign_out()
+        flash("You are signed out.", "info")
+    return redirect(url_for("admin.login"), 303)
+
+
+@bp.get("/")
+def index():
+    """The desk starts at the upcoming bookings."""
+    return redirect(url_for("admin.bookings"))
+
+
+@bp.get("/bookings")
+def bookings():
+    """List the bookings of one tab, optionally searched by name, email or company."""
+    booking_filter = queries.BookingFilter.from_args(request.args)
+    rows = queries.find_bookings(db.session, booking_filter, utcnow(), limit=LIST_LIMIT + 1)
+    return render_template(
+        "desk/bookings.html",
+        booking_filter=booking_filter,
+        bookings=rows[:LIST_LIMIT],
+        truncated=len(rows) > LIST_LIMIT,
+        tabs=queries.TABS,
+    )
+
+
+@bp.get("/bookings/export.csv")
+def export_bookings():
+    """Download the bookings of the current tab and search as CSV."""
+    booking_filter = queries.BookingFilter.from_args(request.args)
+    rows = queries.find_bookings(db.session, booking_filter, utcnow())
+    body = export.bookings_csv(rows, _host_zone())
+    filename = export.export_filename(booking_filter.tab, datetime.now(_host_zone()).date())
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )
+
+
+def _booking_or_404(public_id: str) -> Booking:
+    booking = db.session.scalar(db.select(Booking).where(Booking.public_id == public_id))
+    if booking is None:
+        abort(404)
+    return booking
+
+
+@bp.get("/bookings/<public_id>")
+def booking_detail(public_id: str):
+    """Show one booking: answers, attribution, history, emails and notes."""
+    booking = _booking_or_404(public_id)
+    return _render_detail(booking, NoteForm(), AttendanceForm(attendance=booking.attendance))
+
+
+def _render_detail(booking: Booking, note_form: NoteForm, attendance_form: AttendanceForm):
+    """Render the detail page with the given (possibly invalid) forms."""
+    return render_template(
+        "desk/booking.html",
+        booking=booking,
+        note_form=note_form,
+        attendance_form=attendance_form,
+        recipients=queries.recipients,
+    )
+
+
+@bp.post("/bookings/<public_id>/attendance")
+def mark_attendance(public_id: str):
+    """Record whether the prospect attended or did not show up."""
+    booking = _booking_or_404(public_id)
+    form = AttendanceForm()
+    if not form.validate_on_submit():
+        return _render_detail(booking, NoteForm(), form), 400
+    try:
+        services.mark_attendance(booking, form.attendance.data, auth.current_operator(), utcnow())
+    except services.DeskActionError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Attendance saved.", "info")
+    return redirect(url_for("admin.booking_detail", public_id=public_id), 303)
+
+
+@bp.post("/bookings/<public_id>/notes")
+def add_note(public_id: str):
+    """Attach a private note to the booking."""
+    booking = _booking_or_404(public_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render_detail(booking, form, AttendanceForm(attendance=booking.attendance)), 400
+    services.add_note(booking, form.body.data, auth.current_operator(), utcnow())
+    flash("Note saved.", "info")
+    return redirect(url_for("admin.booking_detail", public_id=public_id), 303)
+
+
+def _apply_change(public_id: str, name: str, done: str, already: str):
+    """Run changes.`name`(booking, now, actor=operator) and tell the operator how it went."""
+    booking = _booking_or_404(public_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    change = getattr(changes, name)
+    actor = services.operator_actor(auth.current_operator())
+    applied = change(booking, datetime.now(UTC), actor=actor)
+    flash(done if applied else already, "info" if applied else "error")
+    return redirect(url_for("admin.booking_detail", public_id=public_id), 303)
+
+
+@bp.post("/bookings/<public_id>/cancel")
+def cancel_booking(public_id: str):
+    """Cancel the booking on the prospect's behalf (emails go out as for their own cancel)."""
+    return _apply_change(
+        public_id,
+        "cancel_booking",
+        done="The booking is cancelled; the prospect and the team are being told by email.",
+        already="This booking was already cancelled.",
+    )
+
+
+@bp.post("/bookings/<public_id>/erase")
+def erase_booking(public_id: str):
+    """Erase the prospect's personal data (a deletion request); upcoming sessions are cancelled."""
+    return _apply_change(
+        public_id,
+        "anonymise_booking",
+        done="The prospect's personal data is erased; the slot history is kept.",
+        already="This booking's personal data was already erased.",
+    )
+
+
+@bp.get("/outbox")
+def outbox_page():
+    """List queued, sent and failed emails (never their bodies), newest first."""
+    status = request.args.get("status")
+    status = status if status in queries.OUTBOX_STATUSES else None
+    return render_template(
+        "desk/outbox.html",
+        messages=queries.outbox_messages(db.session, status, OUTBOX_LIMIT),
+        counts=outbox.status_counts(),
+        status=status,
+        statuses=queries.OUTBOX_STATUSES,
+        recipients=queries.recipients,
+    )
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+def retry_message(message_id: int):
+    """Queue a failed email again for immediate delivery."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        outbox.retry_message(message_id)
+    except outbox.MessageNotFoundError:
+        abort(404)
+    except outbox.MessageNotFailedError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Email {message_id} is queued again; the worker will send it shortly.", "info")
+    return redirect(url_for("admin.outbox_page", status=request.args.get("status")), 303)
