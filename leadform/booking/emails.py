@@ -2,7 +2,7 @@
 
 Nothing here commits: the messages are stored in the same transaction as the change that
 caused them. A new booking's two are rendered by `booking_emails` before the reservation
-lock and stored by `insert_booking_emails` under it; the others go through `queue_email`.
+lock; every message is stored by `queue_email` in the caller's session.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import insert
 
 from leadform.booking.slots import Slot, format_range
 from leadform.booking.tokens import manage_url
 from leadform.db import db
 from leadform.messages.invites import build_invite
 from leadform.messages.senders import INVITE_MIMETYPE, Attachment, EmailMessage
-from leadform.models import Booking, OutboxMessage, utcnow
+from leadform.models import Booking, OutboxMessage
 
 CANCEL_MIMETYPE = "text/calendar; method=CANCEL"
 REMINDER_KINDS = ("reminder_24h", "reminder_1h")
@@ -30,8 +29,6 @@ REMINDER_KINDS = ("reminder_24h", "reminder_1h")
 TEMPLATE_DIR = Path(__file__).parents[1] / "templates" / "email"
 _ENV_KEY = "leadform.email_templates"
 _MAX_SUBJECT_CHARS = 150
-# Built once: `insert_booking_emails` runs it under the reservation lock.
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)
 ATTRIBUTION_FIELDS = (
     ("Source article", "source_article"),
     ("utm_source", "utm_source"),
@@ -211,29 +208,6 @@ def booking_emails(booking: Booking) -> list[tuple[str, EmailMessage]]:
         ("prospect_confirmation", prospect_confirmation(booking, config, context)),
         ("team_notification", team_notification(booking, config, context)),
     ]
-
-
-def insert_booking_emails(messages: list[tuple[str, EmailMessage]], booking_id: int) -> None:
-    """Queue rendered `messages` of booking `booking_id` in the current transaction.
-
-    The rows are those `queue_email` adds, written with one INSERT and no ORM objects:
-    `reserve_slot` calls this while it holds the reservation lock, and nothing in its
-    transaction reads the rows back.
-    """
-    queued_at = utcnow()
-    rows = [
-        {
-            "booking_id": booking_id,
-            "channel": "email",
-            "kind": kind,
-            "payload": message.to_dict(),
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": queued_at,
-        }
-        for kind, message in messages
-    ]
-    db.session.connection().execute(_INSERT_OUTBOX, rows)
 
 
 def _to_prospect(booking: Booking, config: Mapping, kind: str, context: Mapping, invite=None):

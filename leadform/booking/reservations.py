@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, bindparam, insert, inspect, literal_column, select, text
+from sqlalchemy import Select, bindparam, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 
 from leadform.booking import emails
 from leadform.booking.slots import (
@@ -26,7 +24,7 @@ from leadform.booking.slots import (
 )
 from leadform.db import db
 from leadform.messages import webhooks
-from leadform.models import Booking
+from leadform.models import Booking, BookingEvent
 
 ACTIVE = "confirmed"
 # How far back a confirmed booking can still matter: today's cap counts the whole host day.
@@ -37,8 +35,8 @@ LONGEST_BOOKING = timedelta(days=1)
 # Any constant works; it only has to be the same for every process reserving slots.
 RESERVATION_LOCK_KEY = 7_205_431_990
 SLOT_TAKEN_MESSAGE = "That time was just taken — please choose another."
-# Built once: composing an INSERT of every column costs more than running it.
-_INSERT_BOOKING = insert(Booking.__table__)
+# Where a booking came from, recorded on its "created" event.
+SOURCE_FORM = "booking form"
 
 
 class SlotTaken(Exception):
@@ -163,13 +161,19 @@ def reservation() -> Iterator[None]:
 
 
 def reserve_slot(
-    request: BookingRequest, *, availability: Availability, privacy_version: str, now: datetime
+    request: BookingRequest,
+    *,
+    availability: Availability,
+    privacy_version: str,
+    now: datetime,
+    source: str = SOURCE_FORM,
 ) -> Booking:
     """Book `request.slot_start` atomically with its emails; raise SlotUnavailable or SlotTaken.
 
-    What does not depend on other bookings (whether the time is offered at all, the row, the
-    rendered emails and invite) is prepared before the reservation lock, so the lock is held
-    only to read the nearby bookings, check against them and insert.
+    What does not depend on other bookings (whether the time is offered at all, the rendered
+    emails and invite) is prepared before the reservation lock, so the lock is held only to
+    read the nearby bookings, check against them and store. `source` says where the booking
+    came from (the booking form, the desk, an import); its history starts with it.
     """
     # Not offered, too soon or too far does not depend on other bookings: no lock needed.
     slot = bookable_slot(availability, request.slot_start, now)
@@ -178,50 +182,25 @@ def reserve_slot(
     nearby = check_span(availability, slot)
     with reservation():
         check_free(availability, slot, active_bookings(now, span=nearby))
-        stored = _insert_booking(booking)
-        emails.insert_booking_emails(messages, booking.id)
+        db.session.add(booking)
+        db.session.add(_created_event(booking, now, source))
+        for kind, message in messages:
+            emails.queue_email(message, kind=kind, booking=booking)
+        # The webhook payload needs the stored row's id and defaults.
+        db.session.flush()
         webhooks.queue_booking_event(booking, "booking.created", now=now)
-    _keep_loaded(booking, stored)
     return booking
 
 
-def _insert_booking(booking: Booking) -> dict:
-    """Store the new `booking` with one INSERT and attach it to the session as persistent.
-
-    The session's flush of this one row cost four times the INSERT itself, and it runs
-    under the reservation lock. Returns the column values stored, the new id included;
-    columns left to their defaults are expired on the instance, so reading one loads it.
-    """
-    values = _column_values(booking)
-    result = db.session.connection().execute(_INSERT_BOOKING, values)
-    values["id"] = booking.id = result.inserted_primary_key[0]
-    # As if just loaded: no pending changes, identity known, ready for relationships.
-    make_transient_to_detached(booking)
-    db.session.add(booking)
-    return values
-
-
-def _column_values(instance) -> dict:
-    """Return the column attributes set on `instance`, by attribute name.
-
-    Booking's attribute names are its column names, so the dict is also INSERT values.
-    """
-    state = inspect(instance)
-    return {
-        attr.key: state.dict[attr.key]
-        for attr in state.mapper.column_attrs
-        if attr.key in state.dict
-    }
-
-
-def _keep_loaded(instance, values: dict) -> None:
-    """Give a just-committed `instance` back the column values it was stored with.
-
-    The commit expired it, so reading `public_id` for the redirect would SELECT the row
-    again; its own values are what the committed row holds. Relationships stay expired.
-    """
-    for key, value in values.items():
-        set_committed_value(instance, key, value)
+def _created_event(booking: Booking, now: datetime, source: str) -> BookingEvent:
+    """The first line of a booking's history: created, when, for which slot, from where."""
+    return BookingEvent(
+        booking=booking,
+        kind="created",
+        slot_start=booking.slot_start,
+        actor="prospect" if source == SOURCE_FORM else source,
+        at=_naive_utc(now),
+    )
 
 
 def _new_booking(request: BookingRequest, slot: Slot, privacy_version: str, now: datetime):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadform.booking import emails, reservations
@@ -20,7 +20,7 @@ from leadform.booking.reservations import (
 )
 from leadform.booking.slots import SlotUnavailable, available_slots, format_range, parse_slot_value
 from leadform.db import db
-from leadform.models import Booking, OutboxMessage
+from leadform.models import Booking, BookingEvent, OutboxMessage
 from tests.leadform.booking_pages import GOALS, FormPage, answers, open_form
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -360,18 +360,17 @@ def test_a_span_reads_exactly_the_bookings_overlapping_it_on_postgresql(pg_app):
     assert_span_reads_exactly_the_overlapping_bookings(pg_app())
 
 
-def test_the_redirect_reads_the_new_booking_without_another_query(app):
+def test_a_new_booking_starts_its_history_with_its_creation(app):
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     slot = first_free(app, now)
     with app.app_context():
         booking = reserve(app, slot.start, now)
-        seen = []
-        event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+        (created,) = db.session.scalars(select(BookingEvent)).all()
 
-        public_id, slot_start = booking.public_id, booking.slot_start
-
-        assert seen == []
-        assert (public_id, slot_start) == (booking.public_id, slot.start.replace(tzinfo=None))
+        assert (created.booking_id, created.kind) == (booking.id, "created")
+        assert created.slot_start == slot.start.replace(tzinfo=None)
+        assert created.at == now.replace(tzinfo=None)
+        assert created.actor == "prospect"
 
 
 def test_the_new_booking_holds_what_the_database_holds(app):

@@ -68,7 +68,7 @@ def test_cancel_marks_the_booking_and_records_an_event(ctx):  # noqa: F811
         NOW.replace(tzinfo=None),
         1,
     )
-    assert events(booking) == ["cancelled"]
+    assert events(booking) == ["created", "cancelled"]
 
 
 def test_cancel_emails_prospect_and_team(ctx):  # noqa: F811

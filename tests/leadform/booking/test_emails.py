@@ -4,7 +4,7 @@ from icalendar import Calendar
 from markupsafe import escape
 from sqlalchemy import select
 
-from leadform.booking.emails import booking_emails, insert_booking_emails
+from leadform.booking.emails import booking_emails, queue_email
 from leadform.db import db
 from leadform.messages.senders import EmailMessage
 from leadform.models import OutboxMessage
@@ -23,8 +23,9 @@ HOSTILE_NAME = f"Ada {SCRIPT}\r\nBcc: victim@example.com\n" + "ü" * 190
 def store(booking) -> None:
     """Store `booking` and its two emails in the session, the way reserve_slot does."""
     db.session.add(booking)
+    for kind, message in booking_emails(booking):
+        queue_email(message, kind=kind, booking=booking)
     db.session.flush()
-    insert_booking_emails(booking_emails(booking), booking.id)
 
 
 def queue(booking) -> dict[str, EmailMessage]:

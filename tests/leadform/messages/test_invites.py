@@ -1,19 +1,13 @@
 """The calendar invite, parsed back with icalendar."""
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from icalendar import Calendar, Event, Timezone, vCalAddress, vText
+from icalendar import Calendar
 
-from leadform.messages.invites import (
-    InvalidInviteError,
-    build_invite,
-    escape_text,
-    fold,
-    param_value,
-)
+from leadform.messages.invites import InvalidInviteError, build_invite
 
 START = datetime(2026, 7, 14, 13, 0)  # naive UTC, as stored: 14:00 in London (BST)
 END = datetime(2026, 7, 14, 14, 30)
@@ -134,47 +128,7 @@ def test_a_utc_host_writes_utc_times_without_tzid():
     assert event.decoded("DTSTART") == START.replace(tzinfo=UTC)
 
 
-# --- The writer against icalendar's own ----------------------------------------------------
-
-
-def reference_invite(**fields) -> bytes:
-    """The invite as icalendar's component objects write it (how build_invite used to)."""
-    zone = ZoneInfo(fields["host_tz"])
-    start = fields["start_utc"].replace(tzinfo=UTC).astimezone(zone)
-    end = fields["end_utc"].replace(tzinfo=UTC).astimezone(zone)
-    calendar = Calendar()
-    calendar.add("prodid", "-//Tessellate Advisory//leadform//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", fields["method"])
-    calendar.add_component(
-        Timezone.from_tzid(
-            fields["host_tz"],
-            first_date=date(start.year, 1, 1),
-            last_date=date(end.year + 1, 1, 1),
-        )
-    )
-    event = Event()
-    event.add("uid", fields["uid"])
-    event.add("sequence", fields["sequence"])
-    event.add("dtstamp", fields["stamp"].replace(tzinfo=UTC))
-    event.add("dtstart", start)
-    event.add("dtend", end)
-    for name in ("summary", "description", "location"):
-        event.add(name, fields[name])
-    event.add("status", {"REQUEST": "CONFIRMED", "CANCEL": "CANCELLED"}[fields["method"]])
-    if fields["url"]:
-        event.add("url", fields["url"])
-    organizer = vCalAddress(f"mailto:{fields['organizer_email']}")
-    organizer.params["CN"] = vText(fields["organizer_name"])
-    event.add("organizer", organizer)
-    attendee = vCalAddress(f"mailto:{fields['attendee_email']}")
-    attendee.params["CN"] = vText(fields["attendee_name"])
-    attendee.params["ROLE"] = vText("REQ-PARTICIPANT")
-    attendee.params["PARTSTAT"] = vText("NEEDS-ACTION")
-    attendee.params["RSVP"] = vText("TRUE")
-    event.add("attendee", attendee)
-    calendar.add_component(event)
-    return calendar.to_ical()
+# --- Random and awkward inputs read back as given ------------------------------------------
 
 
 # Zones with DST at midnight (Santiago, Havana), half-hour DST (Lord Howe), odd offsets
@@ -202,10 +156,15 @@ AWKWARD_STARTS = [
 ]
 
 
-def random_text(rng: random.Random, longest: int) -> str:
+# Display names: icalendar's reader (not its writer) reads backslash escapes into parameter
+# values that RFC 6868 does not define, so names here carry no backslash.
+NAME_PIECES = [piece for piece in TEXT_PIECES if "\\" not in piece]
+
+
+def random_text(rng: random.Random, longest: int, pieces: list[str] = TEXT_PIECES) -> str:
     """Text of awkward length made of characters that need escaping, quoting or folding."""
     length = rng.choice([0, 1, 20, 73, 74, 75, 76, rng.randint(0, longest)])
-    return "".join(rng.choice(TEXT_PIECES) for _ in range(length))
+    return "".join(rng.choice(pieces) for _ in range(length))
 
 
 def random_invite_fields(rng: random.Random) -> dict:
@@ -224,29 +183,60 @@ def random_invite_fields(rng: random.Random) -> dict:
         "description": random_text(rng, 400),
         "location": random_text(rng, 100),
         "organizer_email": "hello@tessellate.example",
-        "organizer_name": random_text(rng, 120),
+        "organizer_name": random_text(rng, 120, NAME_PIECES),
         "attendee_email": "ada@example.com",
-        "attendee_name": random_text(rng, 250),
+        "attendee_name": random_text(rng, 250, NAME_PIECES),
         "host_tz": rng.choice(ZONES),
         "url": rng.choice([None, "https://book.tessellate.example/" + "x" * rng.randint(0, 90)]),
         "stamp": datetime(2026, 11, 24, 9, 30, 15),
     }
 
 
-def reparsed(data: bytes) -> bytes:
-    """Parse an invite and write it again: equal results mean equal content."""
-    return Calendar.from_ical(data).to_ical()
+def as_read_back(text: str, *, parameter: bool = False) -> str:
+    r"""What a reader gets back for `text`: iCalendar has one kind of line break, and in a
+    TEXT value icalendar reads a literal "\N" as one.
+
+    A parameter (a display name) reads back without its outer white space.
+    """
+    text = text.strip() if parameter else text.replace("\\N", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def check_reads_back(data: bytes, fields: dict) -> None:
+    """Parse `data` and check every property against the arguments that built it."""
+    calendar = Calendar.from_ical(data)
+    event = event_of(data)
+    assert str(calendar["METHOD"]) == fields["method"]
+    assert str(event["UID"]) == fields["uid"]
+    assert int(event["SEQUENCE"]) == fields["sequence"]
+    assert str(event["STATUS"]) == {"REQUEST": "CONFIRMED", "CANCEL": "CANCELLED"}[fields["method"]]
+    for name in ("summary", "description", "location"):
+        assert str(event[name.upper()]) == as_read_back(fields[name]), name
+    assert str(event["ORGANIZER"]) == f"mailto:{fields['organizer_email']}"
+    written_cn = event["ORGANIZER"].params["CN"].strip()
+    assert written_cn == as_read_back(fields["organizer_name"], parameter=True)
+    assert str(event["ATTENDEE"]) == f"mailto:{fields['attendee_email']}"
+    written_cn = event["ATTENDEE"].params["CN"].strip()
+    assert written_cn == as_read_back(fields["attendee_name"], parameter=True)
+    assert event.get("URL") == fields["url"]
+    assert event.decoded("DTSTAMP") == fields["stamp"].replace(tzinfo=UTC)
+    zone = ZoneInfo(fields["host_tz"])
+    for name, key in (("DTSTART", "start_utc"), ("DTEND", "end_utc")):
+        instant = fields[key].replace(tzinfo=UTC)
+        local = instant.astimezone(zone)
+        if local.replace(fold=1).astimezone(UTC) == local.replace(fold=0).astimezone(UTC):
+            # A wall time the clock shows twice is read as its first showing (RFC 5545);
+            # any other time must read back as the same instant.
+            assert event.decoded(name).astimezone(UTC) == instant, name
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_invites_read_back_exactly_as_icalendars_own(seed):
+def test_random_invites_read_back_as_given(seed):
     rng = random.Random(seed)
     for _ in range(100):
         fields = random_invite_fields(rng)
 
-        ours = build_invite(**fields)
-
-        assert reparsed(ours) == reparsed(reference_invite(**fields)), fields
+        check_reads_back(build_invite(**fields), fields)
 
 
 def test_awkward_starts_read_back_in_every_zone():
@@ -257,50 +247,11 @@ def test_awkward_starts_read_back_in_every_zone():
                 "start_utc": start,
                 "end_utc": start + timedelta(minutes=90),
             }
-            data = build_invite(**fields)
 
-            assert reparsed(data) == reparsed(reference_invite(**fields)), (zone, start)
-            local = start.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
-            if local.replace(fold=1).astimezone(UTC) == local.replace(fold=0).astimezone(UTC):
-                # A wall time the clock shows twice is read as its first showing (RFC 5545),
-                # as before; any other start must read back as the same instant.
-                decoded = event_of(data).decoded("DTSTART")
-                assert decoded.astimezone(UTC) == start.replace(tzinfo=UTC), (zone, start)
+            check_reads_back(build_invite(**fields), fields)
 
 
-# --- Text, parameters and folding ----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "escaped"),
-    [
-        ("a,b", r"a\,b"),
-        ("a;b", r"a\;b"),
-        ("a\\b", r"a\\b"),
-        ("a\nb", r"a\nb"),
-        ("a\r\nb", r"a\nb"),
-        ("a\rb", r"a\nb"),
-        ("a:b\tc", "a:b\tc"),
-    ],
-)
-def test_text_escaping(text, escaped):
-    assert escape_text(text) == escaped
-
-
-@pytest.mark.parametrize(
-    ("value", "written"),
-    [
-        ("Ada", "Ada"),
-        ("Ada Lovelace", '"Ada Lovelace"'),
-        ("O'Brien", '"O\'Brien"'),
-        ("Acme, Inc.", '"Acme, Inc."'),
-        ('Ada "Countess"', "\"Ada ^'Countess^'\""),
-        ("a^b", "a^^b"),
-        ("two\r\nlines", "two^nlines"),
-    ],
-)
-def test_display_names_are_escaped_and_quoted(value, written):
-    assert param_value(value, quote_also=" '") == written
+# --- Line breaks and folding ----------------------------------------------------------
 
 
 def physical_lines(data: bytes) -> list[bytes]:
@@ -333,16 +284,3 @@ def test_a_fold_never_separates_an_escape_from_its_character():
     for line, following in zip(lines, lines[1:], strict=False):
         if following.startswith(b" "):
             assert not line.endswith((b"\\", b"^")), line
-
-
-@pytest.mark.parametrize(
-    ("line", "folded"),
-    [
-        ("A" * 74, "A" * 74),
-        ("A" * 75, "A" * 74 + "\r\n A"),
-        ("A" * 73 + "\\," + "B", "A" * 73 + "\r\n \\,B"),
-        ("é" * 40, "é" * 37 + "\r\n " + "é" * 3),
-    ],
-)
-def test_fold(line, folded):
-    assert fold(line) == folded
