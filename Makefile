@@ -7,6 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links (emails' manage links; canonical, Open Graph and JSON-LD URLs) point at the address
+# `make run` serves, unless LEADFORM_PUBLIC_URL names another (a proxy, a tunnel).
+LINK_HOST = $(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST))
+BASE_URL = $(or $(LEADFORM_PUBLIC_URL),http://$(LINK_HOST):$(PORT))
 OUTPUT ?= output
 
 PY_STAMP := $(VENV)/.installed
@@ -32,11 +36,12 @@ venv: $(PY_STAMP) ## Create or update the local virtual environment (.venv)
 
 node: $(NODE_STAMP) ## Install the offline checkers used by tests (Nu Html Checker, axe-core)
 
-html: $(PY_STAMP) ## Build the site for local use into output/ (with the search index)
-	$(BIN)/pelican content -s pelicanconf.py -o $(OUTPUT)
+html: $(PY_STAMP) ## Build the site for local use into output/ (refreshes a running make run)
+	$(BIN)/pelican content -s pelicanconf.py -o $(OUTPUT) -e 'FEED_DOMAIN="$(BASE_URL)"'
 	$(BIN)/python -m pagefind --site $(OUTPUT) --silent
 
-build: $(PY_STAMP) ## Production build with publishconf.py into output/
+build: $(PY_STAMP) ## Production build into output/ for LEADFORM_PUBLIC_URL (docs/deploy.md)
+	@$(BIN)/python publishconf.py
 	$(BIN)/pelican content -s publishconf.py -o $(OUTPUT) --delete-output-directory
 	$(BIN)/python -m pagefind --site $(OUTPUT) --silent
 	$(BIN)/python -m sitebuild.precompress $(OUTPUT)
@@ -45,13 +50,18 @@ migrate: $(PY_STAMP) ## Apply database migrations (creates the SQLite file on fi
 	$(BIN)/flask --app leadform db upgrade
 
 run: html migrate ## Build the site and serve it with the booking service on http://$(HOST):$(PORT)
-	$(BIN)/flask --app leadform serve --host $(HOST) --port $(PORT) --site-dir $(OUTPUT)
+	LEADFORM_PUBLIC_URL='$(BASE_URL)' \
+		$(BIN)/flask --app leadform serve --host $(HOST) --port $(PORT) --site-dir $(OUTPUT)
 
 worker: migrate ## Run the outbox worker alone (sends queued emails)
 	$(BIN)/flask --app leadform outbox run
 
-preview: $(PY_STAMP) ## Live-reloading preview for editors, drafts and future posts included
-	$(BIN)/python -m sitebuild.preview --host $(HOST) --port $(PORT)
+# The preview's own default port (sitebuild/preview.py) lets it run beside `make run`;
+# PORT given on the command line or in the environment wins. PREVIEW_OUTPUT moves its
+# output-preview/ folder (tests run it in a temporary one).
+preview: $(PY_STAMP) ## Live-reloading preview for editors (own port, 8001), drafts and future posts included
+	$(BIN)/python -m sitebuild.preview --host $(HOST) $(if $(filter file,$(origin PORT)),,--port $(PORT)) \
+		$(if $(PREVIEW_OUTPUT),--output $(PREVIEW_OUTPUT))
 
 new-post: $(PY_STAMP) ## Start a new article: make new-post TITLE="My title" [SLUG=my-title]
 	$(BIN)/python -m sitebuild.newpost "$(TITLE)" --slug "$(SLUG)"

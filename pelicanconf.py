@@ -62,7 +62,11 @@ ARCHIVES_URL = "archives/"
 ARCHIVES_SAVE_AS = "archives/index.html"
 AUTHOR_SAVE_AS = ""
 AUTHORS_SAVE_AS = ""
-DIRECT_TEMPLATES = ["index", "categories", "tags", "archives"]
+# /blog/ (the folder of every article) sends readers to the article list, the home page:
+# theme/templates/blog.html, a redirect page that works on every server.
+BLOG_URL = "blog/"
+BLOG_SAVE_AS = "blog/index.html"
+DIRECT_TEMPLATES = ["index", "categories", "tags", "archives", "blog"]
 DEFAULT_PAGINATION = 10
 PAGINATION_PATTERNS = (
     (1, "{url}", "{save_as}"),
@@ -76,7 +80,9 @@ DRAFT_PAGE_SAVE_AS = ""
 DRAFT_URL = ""
 DRAFT_PAGE_URL = ""
 
-# Feeds are on locally too, so tests and the link check see them.
+# Feeds are on locally too, so tests and the link check see them. FEED_DOMAIN is also the
+# absolute base of canonical and JSON-LD URLs in local builds (sitebuild.seo): make run's
+# address. `make html` and `make preview` pass the address they serve on (pelican -e).
 FEED_DOMAIN = "http://127.0.0.1:8000"
 FEED_ALL_ATOM = "feeds/all.atom.xml"
 CATEGORY_FEED_ATOM = "feeds/{slug}.atom.xml"
@@ -105,10 +111,18 @@ MARKDOWN = {
 # Pelican only logs a plugin that fails to load, so tests check that each one ran.
 PLUGIN_PATHS = []
 PLUGINS = [
+    # {fact:...} placeholders in Markdown, from site.toml (docs/editing.md).
+    "sitebuild.facts",
     "sitebuild.articles",
+    # SVG diagrams scroll on their own on phones instead of shrinking their labels.
+    "sitebuild.diagrams",
+    # Bylines and the assessment's consultants from site.toml's [people]; before seo.
+    "sitebuild.people",
     "sitebuild.seo",
     "sitebuild.feeds",
     "sitebuild.sitemap",
+    # A 1200x630 share card per article and page (og:image), cached by content hash.
+    "sitebuild.cards",
     "sitebuild.contentcheck",
     # Last, so a failed content check stops the build before anything is compressed.
     "sitebuild.precompress",

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
 WORKER_COMMAND = [sys.executable, "-m", "flask", "--app", "leadform", "outbox", "run"]
+PUBLIC_URL_VARIABLE = "LEADFORM_PUBLIC_URL"
 
 
 class StopServing(Exception):
@@ -46,8 +47,16 @@ def serve(host: str, port: int, site_dir: Path | None, no_worker: bool) -> None:
             raise click.BadParameter(f"{site_dir} is not a folder (run `make html`)")
         app.config["SITE_DIR"] = site_dir.resolve()
     server = make_server(host, port, app, threaded=True)
-    worker = None if no_worker else subprocess.Popen(WORKER_COMMAND, env=os.environ.copy())
-    click.echo(f"Serving on http://{host}:{server.server_port}/ (Ctrl+C to stop)")
+    served = served_url(host, server.server_port)
+    # Emails' manage links must reach this server unless the public address was chosen
+    # explicitly (a proxy or a tunnel in front): `flask serve --port 8201` links to 8201.
+    if PUBLIC_URL_VARIABLE not in os.environ:
+        app.config["PUBLIC_URL"] = served
+    worker_env = {**os.environ, PUBLIC_URL_VARIABLE: app.config["PUBLIC_URL"]}
+    worker = None if no_worker else subprocess.Popen(WORKER_COMMAND, env=worker_env)
+    click.echo(f"Serving on {served}/ (Ctrl+C to stop)")
+    if app.config["PUBLIC_URL"].rstrip("/") != served:
+        click.echo(f"Links in emails point at {app.config['PUBLIC_URL']} ({PUBLIC_URL_VARIABLE})")
     # `kill` and service managers send SIGTERM; without this the worker would be orphaned.
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
@@ -57,6 +66,15 @@ def serve(host: str, port: int, site_dir: Path | None, no_worker: bool) -> None:
     finally:
         server.server_close()
         _stop(worker)
+
+
+def served_url(host: str, port: int) -> str:
+    """The http:// address a browser on this machine uses to reach `host`:`port`."""
+    # A wildcard address listens everywhere but cannot be browsed to; loopback can.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    if ":" in host:  # an IPv6 literal needs brackets in a URL
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _stop(worker: subprocess.Popen | None) -> None:

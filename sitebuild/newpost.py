@@ -20,6 +20,7 @@ from pelican.settings import read_settings
 from pelican.utils import slugify
 
 from sitebuild.contentcheck import PLACEHOLDER, parse_header
+from sitebuild.preview import DEFAULT_PORT
 
 DEFAULT_CATEGORY = "Strategy"
 USAGE_EXIT = 2
@@ -171,7 +172,7 @@ def next_steps(path: Path, settings: dict, slug: str) -> str:
     return f"""Created {_shown(path)} (a draft: it is not published).
 
 Next steps:
-  1. make preview      then open http://127.0.0.1:8000/{url}
+  1. make preview      then open http://127.0.0.1:{DEFAULT_PORT}/{url}
   2. Write the article. Replace the Summary line ({PLACEHOLDER}: ...) and add Tags.
   3. When it is ready, change 'Status: draft' to 'Status: published' and commit.
 See docs/editing.md for every field and for publishing."""

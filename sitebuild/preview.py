@@ -1,7 +1,8 @@
 """Live preview for editors: ``make preview`` (``python -m sitebuild.preview``).
 
 Builds the site into ``output-preview/`` (never ``output/``) with drafts and future-dated
-articles visible, serves it on http://HOST:PORT, rebuilds when anything under content/,
+articles visible, serves it on http://HOST:PORT (port 8001 by default, so it runs beside
+``make run`` on 8000), rebuilds when anything under content/,
 theme/ or sitebuild/, or site.toml or the settings file changes, and reloads the open page.
 
 The reload script and the "Draft" banners exist only in preview: the script is added to HTML
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = "output-preview"
 WATCHED = ("content", "theme", "sitebuild", "site.toml")
 STATUS_PATH = "/__preview__/status"
+DEFAULT_PORT = 8001  # not make run's 8000: editors run both at once
 POLL_SECONDS = 0.5
 
 # Settings layered over the settings file for preview builds only (pelican -e, JSON values).
@@ -107,6 +109,8 @@ class PreviewConfig:
     settings: Path
     content: Path
     output: Path
+    # The preview's own address, so canonical and JSON-LD URLs point at the preview itself.
+    base_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
 
     @property
     def watched(self) -> list[Path]:
@@ -115,18 +119,19 @@ class PreviewConfig:
         return [self.content, self.settings, *(base / name for name in WATCHED[1:])]
 
 
-def preview_overrides(settings: Path) -> dict:
+def preview_overrides(settings: Path, base_url: str) -> dict:
     """The settings file's own values plus the preview layer (and this module as a plugin)."""
     from pelican.settings import read_settings  # the settings file may change between builds
 
     plugins = list(read_settings(str(settings)).get("PLUGINS") or [])
-    return {**PREVIEW_OVERRIDES, "PLUGINS": [*plugins, "sitebuild.preview"]}
+    layer = {**PREVIEW_OVERRIDES, "FEED_DOMAIN": base_url}
+    return {**layer, "PLUGINS": [*plugins, "sitebuild.preview"]}
 
 
 def build(config: PreviewConfig) -> subprocess.CompletedProcess:
     """Run the standard pelican command with the preview settings; return the finished process."""
     try:
-        overrides = preview_overrides(config.settings)
+        overrides = preview_overrides(config.settings, config.base_url)
     except Exception as error:  # noqa: BLE001 - a broken settings file is a build error to show
         return subprocess.CompletedProcess([], 1, "", f"{config.settings}: {error!r}")
     command = [sys.executable, "-m", "pelican", str(config.content), "-s", str(config.settings)]
@@ -257,6 +262,12 @@ def make_server(host: str, port: int, output: Path, state: BuildState) -> Thread
     return ThreadingHTTPServer((host, port), handler)
 
 
+def browsable_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens to reach a server bound to host:port."""
+    # A wildcard address listens everywhere but cannot be browsed to; loopback can.
+    return f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}"  # noqa: S104
+
+
 def banner(content) -> str:
     """The preview-only notice for a draft or a future-dated article, or ""."""
     style = "padding:.75em 1em;border:2px solid #b45309;background:#fef3c7;color:#451a03"
@@ -292,7 +303,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line arguments (the Makefile passes --host and --port)."""
     parser = argparse.ArgumentParser(prog="make preview", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--settings", default="pelicanconf.py", type=Path)
     parser.add_argument("--content", default=None, type=Path, help="default: content/")
     parser.add_argument("--output", default=None, type=Path, help=f"default: {OUTPUT}/")
@@ -303,22 +314,27 @@ def main(argv: list[str] | None = None) -> int:
     """Serve, build, then rebuild on every change until Ctrl-C."""
     args = parse_args(argv)
     settings = args.settings.resolve()
+    output = (args.output or settings.parent / OUTPUT).resolve()
+    state = BuildState()
+    try:
+        server = make_server(args.host, args.port, output, state)
+    except OSError as error:
+        print(f"Cannot listen on {args.host}:{args.port}: {error.strerror}.", file=sys.stderr)
+        print(f"Something else uses port {args.port} (another preview?).", file=sys.stderr)
+        print(f"Try another port: make preview PORT={args.port + 1}", file=sys.stderr)
+        return 1
+    address = browsable_url(args.host, server.server_address[1])
     config = PreviewConfig(
         settings=settings,
         content=(args.content or settings.parent / "content").resolve(),
-        output=(args.output or settings.parent / OUTPUT).resolve(),
+        output=output,
+        base_url=address,
     )
-    state = BuildState()
-    try:
-        server = make_server(args.host, args.port, config.output, state)
-    except OSError as error:
-        print(f"Cannot listen on {args.host}:{args.port}: {error.strerror}.", file=sys.stderr)
-        print("Another preview may be running; try: make preview PORT=8001", file=sys.stderr)
-        return 1
+    # Printed before the first build, which takes a while: the editor knows where to look.
+    print(f"Preview (drafts and future articles included): {address}/", flush=True)
     rebuild(config, state)
     stop = threading.Event()
     threading.Thread(target=watch, args=(config, state, stop), daemon=True).start()
-    print(f"Preview (drafts and future articles included): http://{args.host}:{args.port}/")
     print("Edits rebuild the site and reload the page. Ctrl-C stops.", flush=True)
     try:
         server.serve_forever()

@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,6 +15,12 @@ from leadform.extensions import limiter
 from tests.conftest import require_postgres_url
 
 TEST_SECRET = "test-secret-key"  # noqa: S105 - a test value
+# The tests' own site.toml and articles: editors change the real ones (hours, notice, facts,
+# titles) and the booking tests must not notice. tests/leadform/booking/test_slots.py checks
+# the real site.toml for validity only.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SITE_FILE = FIXTURES / "site.toml"
+CONTENT_DIR = FIXTURES / "content"
 
 
 @pytest.fixture(autouse=True)
@@ -39,11 +46,13 @@ def _fresh_rate_limiter():
 
 
 def base_config(tmp_path, **overrides) -> dict:
-    """Return test settings: SQLite file in tmp_path, mail to files, no fill-time wait."""
+    """Return test settings: the fixture site.toml, SQLite in tmp_path, mail to files."""
     config = {
         "TESTING": True,
         "SECRET_KEY": TEST_SECRET,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'leadform.sqlite3'}",
+        "SITE_FILE": SITE_FILE,
+        "CONTENT_DIR": CONTENT_DIR,
         "MAIL_BACKEND": "file",
         "MAIL_DIR": tmp_path / "mail",
         "MIN_FILL_SECONDS": 0,

@@ -21,6 +21,7 @@ from leadform.messages import outbox
 from leadform.messages.senders import EmailMessage
 from leadform.models import Booking
 from tests.conftest import ROOT, require_postgres_url
+from tests.leadform.conftest import SITE_FILE
 
 API_KEY = "SG.test-key-do-not-log.0123456789"
 MAIL_FROM = "Tessellate Advisory <bookings@tessellate.example>"
@@ -36,8 +37,8 @@ def free_port() -> int:
 
 
 def load_site() -> dict:
-    """The real site.toml, as the app would load it."""
-    with open(ROOT / "site.toml", "rb") as handle:
+    """The tests' own site.toml (conftest.SITE_FILE), as the app would load it."""
+    with open(SITE_FILE, "rb") as handle:
         return tomllib.load(handle)
 
 

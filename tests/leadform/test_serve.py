@@ -1,5 +1,7 @@
 """`flask serve` (what `make run` starts): site, booking pages and outbox worker together."""
 
+import email
+import email.policy
 import http.cookiejar
 import os
 import signal
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from leadform.cli import served_url
 from tests.leadform.booking_pages import FormPage, answers
+from tests.leadform.conftest import SITE_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +62,8 @@ def served(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFORM_")}
     env.update(
         LEADFORM_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        # The tests' own availability: the real site.toml may have no free time this week.
+        LEADFORM_SITE_FILE=str(SITE_FILE),
         LEADFORM_MAIL_BACKEND="file",
         LEADFORM_MAIL_DIR=str(tmp_path / "mail"),
         LEADFORM_MIN_FILL_SECONDS="0",
@@ -107,6 +113,29 @@ def test_serve_books_and_its_worker_sends_the_emails(served):
     with opener.open(base + "/book", data=body, timeout=10) as response:
         assert "/book/confirmed/" in response.url
     wait_for(lambda: len(list(mail_dir.glob("*"))) >= 2, "the worker to write two emails")
+    # No LEADFORM_PUBLIC_URL in the environment: the manage link names this server's port.
+    bodies = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        .get_body(preferencelist=("plain",))
+        .get_content()
+        for path in mail_dir.glob("*.eml")
+    ]
+    assert any(f"{base}/manage/" in body for body in bodies), bodies
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", 8201, "http://127.0.0.1:8201"),
+        ("0.0.0.0", 8000, "http://127.0.0.1:8000"),  # listens everywhere, browsed on loopback
+        ("", 8000, "http://127.0.0.1:8000"),
+        ("localhost", 9, "http://localhost:9"),
+        ("::1", 8000, "http://[::1]:8000"),
+        ("::", 8000, "http://[::1]:8000"),
+    ],
+)
+def test_served_url_is_an_address_a_browser_can_open(host, port, url):
+    assert served_url(host, port) == url
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

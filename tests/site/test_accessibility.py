@@ -5,18 +5,20 @@ Debian Chromium. Beyond axe: the skip link comes first and reaches <main>, pages
 320 px, and no page requests anything from another host.
 """
 
+import tomllib
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import missing
+from tests.conftest import ROOT, missing
 from tests.site.checkers import AXE_JS, describe_violations, run_axe, serve_folder
 
 WIDTHS = {"desktop": 1280, "phone": 320}
 SCHEMES = ["light", "dark"]
-PAGES = ["/", "article", "/ai-readiness-assessment/", "/404.html"]
+ASSESSMENT = tomllib.loads((ROOT / "site.toml").read_text(encoding="utf-8"))["assessment"]
+PAGES = ["/", "article", ASSESSMENT["page_path"], "/404.html"]
 # The search page runs Pagefind's scripts, so it is the likeliest to reach out at run time.
 NETWORK_PAGES = [*PAGES, "/search/"]
 
@@ -204,3 +206,11 @@ def test_page_reflows_at_320_px(open_page, path):
     """At 320 CSS px nothing forces sideways scrolling (WCAG 1.4.10 Reflow; axe cannot tell)."""
     page = open_page(path, WIDTHS["phone"])
     assert page.evaluate(PAGE_WIDTH) <= WIDTHS["phone"]
+
+
+@pytest.mark.browser
+def test_blog_folder_lands_on_the_article_list(open_page, site_url):
+    """/blog/ (the folder of every article's address) takes the reader to the list at /."""
+    page = open_page("/blog/")
+    page.wait_for_url(site_url + "/")
+    assert page.locator("li.post-card").count() > 0

@@ -59,8 +59,9 @@ def test_every_internal_link_resolves(built_site, local_origins):
 
 def test_pages_link_to_the_booking_page(built_site):
     """The funnel exists: at least the assessment page sends visitors to /book?from=<slug>."""
-    page = (built_site / "ai-readiness-assessment" / "index.html").read_text(encoding="utf-8")
-    assert "/book?from=" in page
+    assessment = runpy.run_path(str(ROOT / "pelicanconf.py"))["SITE"]["assessment"]
+    path = built_site / assessment["page_path"].strip("/") / "index.html"
+    assert f"{assessment['booking_path']}?from=" in path.read_text(encoding="utf-8")
 
 
 def test_sitemap_lists_only_built_pages(built_site, local_origins):

@@ -396,11 +396,17 @@ HOSTILE_TITLE = 'Closing </script><script>alert("x")</script> & more'
 PUBLISHED = 12  # more than DEFAULT_PAGINATION (10), so the index has a second page
 
 
-def write_article(folder: Path, slug: str, date: str, title: str, status: str = "published"):
-    """Write one minimal Markdown article."""
+CTA = {"CTA_Title": "Rank your pilots", "CTA_Text": "Bring your list.", "CTA_Button": "Rank mine"}
+CTA_SLUG = "post-05"  # the article of small_site that overrides the "Next step" box
+
+
+def write_article(
+    folder: Path, slug: str, date: str, title: str, status: str = "published", extra: str = ""
+):
+    """Write one minimal Markdown article; `extra` adds header lines."""
     (folder / f"{slug}.md").write_text(
         f"Title: {title}\nDate: {date}\nCategory: Notes\nTags: testing\nSlug: {slug}\n"
-        f"Author: Test Author\nSummary: A summary of {slug}.\nStatus: {status}\n\n"
+        f"Author: Test Author\nSummary: A summary of {slug}.\nStatus: {status}\n{extra}\n"
         + "A sentence of body text for the reading time.\n",
         encoding="utf-8",
     )
@@ -413,10 +419,11 @@ def small_site(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "content" / "extra", content / "extra")
     articles = content / "articles"
     articles.mkdir()
+    cta = "".join(f"{name}: {value}\n" for name, value in CTA.items())
     for number in range(1, PUBLISHED):
-        write_article(
-            articles, f"post-{number:02d}", f"2026-03-{number:02d} 09:00", f"Post {number}"
-        )
+        slug = f"post-{number:02d}"
+        extra = cta if slug == CTA_SLUG else ""
+        write_article(articles, slug, f"2026-03-{number:02d} 09:00", f"Post {number}", extra=extra)
     write_article(articles, "hostile", "2026-03-20 09:00", HOSTILE_TITLE)
     write_article(articles, "a-draft", "2026-03-21 09:00", "A draft", status="draft")
     future = (datetime.now() + timedelta(days=365)).strftime("%Y-%m-%d 09:00")
@@ -455,6 +462,28 @@ def test_index_pages_run_newest_first(small_site):
     assert hrefs == expected
 
 
+def test_article_can_override_the_next_step_box(small_site):
+    box = page(small_site, f"/blog/{CTA_SLUG}/").find("aside", class_="next-step")
+    button = box.find("a", class_="button")
+    assert (box.find("h2").text(), box.find("p").text(), button.text()) == tuple(CTA.values())
+    assert button.attrs["href"] == f"/book?from={CTA_SLUG}"
+
+
+def test_other_articles_keep_the_site_wide_next_step_box(small_site):
+    site = read_settings(str(ROOT / "pelicanconf.py"))["SITE"]["assessment"]
+    box = page(small_site, "/blog/post-04/").find("aside", class_="next-step")
+    assert box.find("h2").text() == site["cta_title"]
+    assert box.find("a", class_="button").text() == site["cta_button"]
+
+
+def test_articles_list_related_articles(small_site):
+    # Every small_site article shares the category and tag: each lists three others.
+    section = page(small_site, "/blog/post-05/").find("section", class_="related")
+    links = [a.attrs["href"] for a in section.find_all("a")]
+    assert len(links) == 3 and "/blog/post-05/" not in links
+    assert all(link.startswith("/blog/post-") or link == "/blog/hostile/" for link in links)
+
+
 def test_jsonld_cannot_be_closed_by_content(small_site):
     html = (small_site / "blog" / "hostile" / "index.html").read_text(encoding="utf-8")
     script = html.split('<script type="application/ld+json">')[2].split("</script>")[0]
@@ -490,8 +519,8 @@ def public_origin() -> str:
 
 
 def test_published_canonical_uses_the_public_domain(published_site):
-    doc = page(published_site, "/about/")
-    assert doc.find("link", rel="canonical").attrs["href"] == f"{public_origin()}/about/"
+    doc = page(published_site, "/archives/")
+    assert doc.find("link", rel="canonical").attrs["href"] == f"{public_origin()}/archives/"
 
 
 def test_published_sitemap_and_robots_use_the_public_domain(published_site):

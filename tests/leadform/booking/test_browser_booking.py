@@ -1,6 +1,13 @@
-"""A prospect books in real Chromium, from the landing page to the email in the inbox."""
+"""A prospect books in real Chromium, from an article's Book button to the email in the inbox.
+
+At 375 px (a phone, 812 px tall) and 1280 px, JavaScript on and off, light and dark: the
+first time to tap is on the first screen, the submit button within two screens of the form's
+top, no step scrolls sideways at 320 px, and axe-core finds nothing on any step. Set
+UPDATE_DOCS_SCREENSHOTS=1 to rewrite docs/img/booking-*.png from the phone run.
+"""
 
 import email
+import os
 import re
 import threading
 from datetime import UTC
@@ -12,11 +19,17 @@ from werkzeug.serving import make_server
 from leadform.booking.slots import parse_slot_value
 from leadform.messages import outbox
 from leadform.messages.senders import make_sender
+from tests.conftest import ROOT
 from tests.leadform.mail_fixtures import smtp_server  # noqa: F401 - a fixture
+from tests.site.checkers import AXE_JS, AXE_TAGS, describe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROSPECT = "browser.prospect@example.com"
+PHONE_HEIGHT = 812
+SCREENSHOTS = ROOT / "docs" / "img"
+# (width, JavaScript, colour scheme): every width and scheme with and without script.
+RUNS = [(375, False, "light"), (375, True, "dark"), (1280, True, "light"), (1280, False, "dark")]
 
 
 @pytest.fixture
@@ -33,30 +46,69 @@ def live_app(make_app, built_site, smtp_server):  # noqa: F811 - the fixture abo
     thread.join()
 
 
-def start_from_landing_page(page, base: str) -> None:
-    """Open the assessment page and follow its first Book link."""
-    page.goto(f"{base}/ai-readiness-assessment/")
-    page.locator('main a[href^="/book?from=ai-readiness-assessment"]').first.click()
-    page.wait_for_url(re.compile(r"/book\?"))
+def start_from_an_article(page, base: str) -> None:
+    """Open the newest article from the home page and press its "Next step" Book button."""
+    page.goto(f"{base}/")
+    page.locator(".post-card__title a").first.click()
+    page.locator('.next-step a[href^="/book?from="]').click()
+    page.wait_for_url(re.compile(r"/book\?from="))
 
 
-def fill_and_submit(page) -> str:
-    """Pick the first free time, answer every question, submit; return the slot value."""
-    first = page.locator('input[name="slot"]').first
-    chosen = first.get_attribute("value")
-    page.locator(f'label[for="{first.get_attribute("id")}"]').click()
+def axe_violations(page) -> list[dict]:
+    """Run axe-core on the page, even with the page's own JavaScript switched off.
+
+    A script tag does not run there, but Playwright's evaluate still does: axe goes in that way.
+    """
+    script = f"async (tags) => {{ {AXE_JS.read_text('utf-8')}\n"
+    script += "return (await window.axe.run(document, {runOnly: tags})).violations; }"
+    return page.evaluate(script, AXE_TAGS)
+
+
+def check_step(page, name: str) -> None:
+    """axe-core finds no violation, and at 320 px nothing scrolls sideways."""
+    assert describe_violations(axe_violations(page)) == [], name
+    size = page.viewport_size
+    page.set_viewport_size({"width": 320, "height": size["height"]})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size(size)
+    assert width <= 320, (name, width)
+
+
+def bottom(page, selector: str) -> float:
+    """Return the bottom of the first `selector` element, from the top of the document."""
+    return page.locator(selector).first.evaluate(
+        "el => el.getBoundingClientRect().bottom + window.scrollY"
+    )
+
+
+def choose_day_and_time(page, javascript: bool) -> str:
+    """Pick the second free day (a step of its own), then its first time; return the slot."""
+    page.locator(".month__days a").nth(1).click()
+    if javascript:
+        page.wait_for_function("location.search.includes('day=')")
+    else:
+        page.wait_for_url(re.compile(r"day="))
+    page.wait_for_selector(".month__days a[aria-current]")
+    first = page.locator("a.time").first
+    chosen = re.search(r"slot=([^&]+)", first.get_attribute("href")).group(1)
+    first.click()
+    page.get_by_label("Your name").wait_for()
+    return chosen.replace("%3A", ":")
+
+
+def fill_and_submit(page) -> None:
+    """Answer every question and send the form."""
     page.get_by_label("Your name").fill("Siobhán O'Brien")
     page.get_by_label("Work email").fill(PROSPECT)
-    page.get_by_label("Company", exact=True).fill("Acme Insurance")
-    page.get_by_label("Your role").fill("Head of Operations")
-    page.get_by_label("Company size (employees)").select_option("250-999")
     page.get_by_label("What do you want from the session?").fill(
         "A ranked shortlist of AI use cases for our claims team."
     )
+    page.get_by_label("Company", exact=True).fill("Acme Insurance")
+    page.get_by_label("Your role").fill("Head of Operations")
+    page.get_by_label("Company size (employees)").select_option("250-999")
     page.locator("#consent").check()
     page.get_by_role("button", name="Book the assessment").click()
     page.wait_for_url(re.compile(r"/book/confirmed/"))
-    return chosen
 
 
 def delivered_invite_start(app, handler):
@@ -71,33 +123,46 @@ def delivered_invite_start(app, handler):
     return event.decoded("dtstart").astimezone(UTC)
 
 
-def test_booking_with_javascript_uses_the_detected_zone(browser, live_app):
-    base, app, handler = live_app
-    context = browser.new_context(timezone_id="America/New_York")
-    page = context.new_page()
-    start_from_landing_page(page, base)
-    page.wait_for_url(re.compile(r"tz=America%2FNew_York"))
-    assert "from=ai-readiness-assessment" in page.url
-    first_label = page.locator(".slot-option label").first.inner_text()
-    assert re.search(r"E[SD]T$", first_label)
-    chosen = fill_and_submit(page)
-    assert "Your time (America/New York)" in page.content()
-    context.close()
-    assert delivered_invite_start(app, handler) == parse_slot_value(chosen)
+def screenshot(page, name: str) -> None:
+    """Rewrite docs/img/booking-<name>.png when asked to (a phone's first screen)."""
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+        page.screenshot(path=str(SCREENSHOTS / f"booking-{name}.png"), scale="css")
 
 
-def test_booking_without_javascript_uses_the_zone_picker(browser, live_app):
+@pytest.mark.parametrize(("width", "javascript", "scheme"), RUNS)
+def test_booking_from_an_article(browser, live_app, width, javascript, scheme):
     base, app, handler = live_app
-    context = browser.new_context(java_script_enabled=False, timezone_id="America/New_York")
+    context = browser.new_context(
+        viewport={"width": width, "height": PHONE_HEIGHT},
+        java_script_enabled=javascript,
+        timezone_id="America/New_York",
+        color_scheme=scheme,
+    )
     page = context.new_page()
-    start_from_landing_page(page, base)
-    assert "tz=" not in page.url  # no script, no automatic reload
-    page.get_by_label("Show times in").select_option("Asia/Tokyo")
-    page.get_by_role("button", name="Update").click()
-    page.wait_for_url(re.compile(r"tz=Asia%2FTokyo"))
-    assert "from=ai-readiness-assessment" in page.url
-    assert page.locator(".slot-option label").first.inner_text().endswith("JST")
-    chosen = fill_and_submit(page)
-    assert "Your time (Asia/Tokyo)" in page.content()
+    start_from_an_article(page, base)
+    loads = []
+    page.on("load", lambda _: loads.append(page.url))
+    if javascript:  # the browser's zone is picked once, in place
+        page.wait_for_function("location.search.includes('tz=America%2FNew_York')")
+    assert bottom(page, "a.time") <= PHONE_HEIGHT
+    check_step(page, "picker")
+    if width == 375 and not javascript:
+        screenshot(page, "picker")
+
+    chosen = choose_day_and_time(page, javascript)
+    assert bottom(page, "button[type=submit]") <= 2 * PHONE_HEIGHT
+    check_step(page, "form")
+    if width == 375 and not javascript:
+        screenshot(page, "form")
+    assert re.search(r"E[SD]T", page.locator(".chosen__time").inner_text()) or not javascript
+
+    fill_and_submit(page)
+    # With script: no page load between the article's click and the confirmation.
+    assert len(loads) == (1 if javascript else 3), loads
+    check_step(page, "confirmation")
+    page.get_by_role("link", name="your booking's page").click()
+    check_step(page, "manage")
+    page.get_by_role("link", name="Cancel my session").click()
+    check_step(page, "cancel")
     context.close()
     assert delivered_invite_start(app, handler) == parse_slot_value(chosen)

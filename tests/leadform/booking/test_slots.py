@@ -32,6 +32,8 @@ from leadform.booking.slots import (
     slot_value,
     timezone_choices,
 )
+from leadform.sitefacts import load_site
+from tests.leadform.conftest import SITE_FILE
 
 ROOT = Path(__file__).resolve().parents[3]
 LONDON = ZoneInfo("Europe/London")
@@ -73,12 +75,20 @@ def starts_on(av: Availability, day: date, now: datetime, booked=()) -> list[dat
 
 
 def site_config() -> dict:
-    """The repository's site.toml, parsed."""
-    with open(ROOT / "site.toml", "rb") as file:
+    """The tests' own site.toml (tests/leadform/fixtures/site.toml), parsed."""
+    with open(SITE_FILE, "rb") as file:
         return tomllib.load(file)
 
 
-def test_site_toml_loads():
+def test_the_real_site_toml_is_valid_and_consistent():
+    # Validity only: editors change these values (docs/booking.md), so none is asserted.
+    av = load_availability(load_site(ROOT / "site.toml"))
+
+    assert av.weekly_hours, "no weekday has hours: nothing could ever be booked"
+    assert av.minimum_notice < av.horizon, "the notice reaches past the booking horizon"
+
+
+def test_fixture_site_toml_loads_every_setting():
     av = load_availability(site_config())
 
     assert av == Availability(
