@@ -9,10 +9,25 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, _log, make_server
 
 WORKER_COMMAND = [sys.executable, "-m", "flask", "--app", "leadform", "outbox", "run"]
 PUBLIC_URL_VARIABLE = "LEADFORM_PUBLIC_URL"
+
+
+class PrivateRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its access log: no client address, no query string.
+
+    The app logs every request itself (leadform/logs.py: method, route, status, no personal
+    data); werkzeug's own line would add the address and the full URL with utm_* values.
+    """
+
+    def log_request(self, code="-", size="-") -> None:
+        """Leave request lines to the app's own log."""
+
+    def log(self, type: str, message: str, *args) -> None:  # noqa: A002 - werkzeug's name
+        """Log server errors without the client's address."""
+        _log(type, message.rstrip() + "\n", *args)
 
 
 class StopServing(Exception):
@@ -46,7 +61,7 @@ def serve(host: str, port: int, site_dir: Path | None, no_worker: bool) -> None:
         if not site_dir.is_dir():
             raise click.BadParameter(f"{site_dir} is not a folder (run `make html`)")
         app.config["SITE_DIR"] = site_dir.resolve()
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=PrivateRequestHandler)
     served = served_url(host, server.server_port)
     # Emails' manage links must reach this server unless the public address was chosen
     # explicitly (a proxy or a tunnel in front): `flask serve --port 8201` links to 8201.

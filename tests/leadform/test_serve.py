@@ -73,8 +73,9 @@ def served(tmp_path):
     subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
     command = flask + ["serve", "--port", str(port), "--site-dir", str(site)]
+    log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -85,6 +86,7 @@ def served(tmp_path):
             process.send_signal(signal.SIGINT)
             process.wait(timeout=30)
         process.stdout.close()
+        log.close()
 
 
 def _answers(url: str) -> bool:
@@ -121,6 +123,19 @@ def test_serve_books_and_its_worker_sends_the_emails(served):
         for path in mail_dir.glob("*.eml")
     ]
     assert any(f"{base}/manage/" in body for body in bodies), bodies
+
+
+def test_serve_logs_no_client_address_or_query_string(served):
+    base, process, mail_dir = served
+    with urllib.request.urlopen(base + "/book?utm_source=leaky-campaign&from=x", timeout=5):
+        pass
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+
+    log = (mail_dir.parent / "serve.log").read_text()
+    assert "GET /book 200" in log  # the app's own request line: method, route, status
+    assert "leaky-campaign" not in log
+    assert "127.0.0.1" not in log
 
 
 @pytest.mark.parametrize(
