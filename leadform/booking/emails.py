@@ -7,6 +7,7 @@ lock; every message is stored by `queue_email` in the caller's session.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,7 @@ def _context(booking: Booking, config: Mapping) -> dict:
     slot = _slot(booking)
     return {
         "booking": booking,
+        "greeting_name": greeting_name(booking.name),
         "firm": site["firm"],
         "assessment": site["assessment"],
         "public_url": config["PUBLIC_URL"],
@@ -96,6 +98,25 @@ def _context(booking: Booking, config: Mapping) -> dict:
         # The small mail-only test app has no SECRET_KEY; the real app always has one.
         "manage_url": manage_url(booking, config) if config.get("SECRET_KEY") else None,
     }
+
+
+# A link, an address or a domain in a name: text an attacker could make us send to anyone.
+_LINK_LIKE = re.compile(r"@|://|www\.|[A-Za-z0-9-]\.[A-Za-z]{2,}", re.IGNORECASE)
+GREETING_NAME_MAX = 60
+
+
+def greeting_name(name: str | None) -> str | None:
+    """The name to greet a prospect by, or None to greet them without it.
+
+    Prospect emails carry no free text the visitor typed beyond this: a name that looks
+    like it holds a link, an address or a domain, or is too long, is left out, so booking
+    with a stranger's address cannot make us mail them an attacker's message.
+    """
+    words = "".join(ch if ch.isprintable() else " " for ch in name or "").split()
+    cleaned = " ".join(words)
+    if not cleaned or len(cleaned) > GREETING_NAME_MAX or _LINK_LIKE.search(cleaned):
+        return None
+    return cleaned
 
 
 def invite_uid(booking: Booking, config: Mapping) -> str:

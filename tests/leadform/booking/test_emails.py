@@ -1,10 +1,11 @@
 """The booking emails as queued in the outbox, including hostile input."""
 
+import pytest
 from icalendar import Calendar
 from markupsafe import escape
 from sqlalchemy import select
 
-from leadform.booking.emails import booking_emails, queue_email
+from leadform.booking.emails import booking_emails, greeting_name, queue_email
 from leadform.db import db
 from leadform.messages.senders import EmailMessage
 from leadform.models import OutboxMessage
@@ -131,7 +132,9 @@ def test_hostile_name_is_escaped_in_html(mail_app):  # noqa: F811
 
     for email in emails.values():
         assert SCRIPT not in email.html
-        assert str(escape(SCRIPT)) in email.html
+    # The team sees every answer, escaped; the prospect's email leaves the free text out.
+    assert str(escape(SCRIPT)) in emails["team_notification"].html
+    assert "alert(" not in emails["prospect_confirmation"].html
 
 
 def test_hostile_name_stays_verbatim_in_text(mail_app):  # noqa: F811
@@ -155,3 +158,31 @@ def test_hostile_name_survives_in_the_invite(mail_app):  # noqa: F811
     (event,) = Calendar.from_ical(attachment.content).walk("VEVENT")
     assert str(event["ATTENDEE"]) == f"mailto:{PROSPECT_EMAIL}"
     assert event["ATTENDEE"].params["CN"].startswith("Ada <script>")
+
+
+@pytest.mark.parametrize(
+    ("name", "greeting"),
+    [
+        ("Siobhán O'Brien", "Siobhán O'Brien"),
+        ("  Ada \t Lovelace ", "Ada Lovelace"),
+        ("J. R. R. Tolkien", "J. R. R. Tolkien"),
+        ("Ada \u202eLovelace", "Ada Lovelace"),
+        ("Win a prize at evil.example", None),
+        ("See https://evil.example/x", None),
+        ("Mail me: ada@evil.example", None),
+        ("Go to www.evil", None),
+        ("A" * 61, None),
+        ("", None),
+    ],
+)
+def test_prospects_are_greeted_by_a_cleaned_name_only(name, greeting):
+    assert greeting_name(name) == greeting
+
+
+def test_prospect_emails_carry_no_free_text_but_a_cleaned_name(mail_app):  # noqa: F811
+    booking = make_booking(name="Claim your refund at evil.example", company="Visit evil.example")
+
+    email = queue(booking)["prospect_confirmation"]
+
+    assert "evil.example" not in email.text and "evil.example" not in email.html
+    assert email.text.startswith("Hello,") or "\nHello," in email.text

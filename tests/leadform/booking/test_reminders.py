@@ -117,12 +117,20 @@ def test_reminder_carries_the_manage_link_and_both_zones(ctx):  # noqa: F811
 
 
 def test_hostile_name_is_escaped_in_the_reminder(ctx):  # noqa: F811
-    insert_booking(START, created_at=BOOKED, name=f"Ada {SCRIPT}\r\nBcc: x@evil.example")
+    insert_booking(START, created_at=BOOKED, name=f"Ada {SCRIPT}\r\n")
     run_at(START - timedelta(minutes=30))
 
     message = email(queued("reminder_1h")[0])
     assert SCRIPT not in message.html
     assert str(escape(SCRIPT)) in message.html
+
+
+def test_a_name_holding_an_address_is_left_out_of_the_reminder(ctx):  # noqa: F811
+    insert_booking(START, created_at=BOOKED, name="Ada\r\nBcc: x@evil.example")
+    run_at(START - timedelta(minutes=30))
+
+    message = email(queued("reminder_1h")[0])
+    assert "evil.example" not in message.text and "evil.example" not in message.html
 
 
 def test_command_prints_counts_and_is_repeatable(ctx, runner):  # noqa: F811
