@@ -15,7 +15,20 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from leadform import booking, cli, config, desk, health, logs, messages, sitefacts, static_site
+from leadform import (
+    booking,
+    calendars,
+    cli,
+    config,
+    desk,
+    health,
+    logs,
+    messages,
+    newsletter,
+    readiness,
+    sitefacts,
+    static_site,
+)
 from leadform.db import db
 from leadform.db import init_app as init_database
 from leadform.extensions import csrf, limiter
@@ -43,6 +56,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _load_settings(app, test_config or {})
     app.config["SITE"] = sitefacts.load_site(app.config["SITE_FILE"])
+    config.apply_site_policies(app.config, app.config["SITE"])
 
     logs.init_app(app)
     _trust_proxies(app)
@@ -51,7 +65,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     messages.init_app(app)
+    readiness.init_app(app)
+    calendars.init_app(app)
     booking.init_app(app)
+    newsletter.init_app(app)
     desk.init_app(app)
     health.init_app(app)
     static_site.init_app(app)
@@ -110,8 +127,16 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        """Render the error page for an HTTP error (400, 404, 405, 429...)."""
-        return render_error(error.code or 500)
+        """Render the error page for an HTTP error (400, 404, 405, 429...).
+
+        The error's own headers stay (a 405's Allow, a 401's WWW-Authenticate); only the
+        body and its type change.
+        """
+        body, code = render_error(error.code or 500)
+        headers = [
+            (name, value) for name, value in error.get_headers() if name.lower() != "content-type"
+        ]
+        return body, code, headers
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -13,6 +13,8 @@ from werkzeug.serving import WSGIRequestHandler, _log, make_server
 
 WORKER_COMMAND = [sys.executable, "-m", "flask", "--app", "leadform", "outbox", "run"]
 PUBLIC_URL_VARIABLE = "LEADFORM_PUBLIC_URL"
+FLASK_COMMAND = [sys.executable, "-m", "flask", "--app", "leadform"]
+COMPANIONS_KEY = "cli.serve_companions"
 
 
 class PrivateRequestHandler(WSGIRequestHandler):
@@ -38,6 +40,15 @@ def _raise_stop(signum, _frame):
     raise StopServing(signum)
 
 
+def add_companion(app, *args: str) -> None:
+    """Have `flask serve` run `flask --app leadform ARGS...` beside it, as it runs the worker.
+
+    For the wings (the core imports none), e.g. the calendars' periodic sync; `--no-worker`
+    starts none of them.
+    """
+    app.extensions.setdefault(COMPANIONS_KEY, []).append(list(args))
+
+
 def init_app(app) -> None:
     """Register the app's own commands."""
     app.cli.add_command(serve)
@@ -52,7 +63,9 @@ def init_app(app) -> None:
     default=None,
     help="Built Pelican output to serve next to /book (e.g. output).",
 )
-@click.option("--no-worker", is_flag=True, help="Do not start the outbox worker.")
+@click.option(
+    "--no-worker", is_flag=True, help="Do not start the outbox worker (nor the calendar sync)."
+)
 @with_appcontext
 def serve(host: str, port: int, site_dir: Path | None, no_worker: bool) -> None:
     """Serve the site and the booking pages, with the outbox worker running alongside."""
@@ -69,6 +82,10 @@ def serve(host: str, port: int, site_dir: Path | None, no_worker: bool) -> None:
         app.config["PUBLIC_URL"] = served
     worker_env = {**os.environ, PUBLIC_URL_VARIABLE: app.config["PUBLIC_URL"]}
     worker = None if no_worker else subprocess.Popen(WORKER_COMMAND, env=worker_env)
+    companions = [
+        subprocess.Popen([*FLASK_COMMAND, *args], env=worker_env)
+        for args in ([] if no_worker else app.extensions.get(COMPANIONS_KEY, []))
+    ]
     click.echo(f"Serving on {served}/ (Ctrl+C to stop)")
     if app.config["PUBLIC_URL"].rstrip("/") != served:
         click.echo(f"Links in emails point at {app.config['PUBLIC_URL']} ({PUBLIC_URL_VARIABLE})")
@@ -81,6 +98,8 @@ def serve(host: str, port: int, site_dir: Path | None, no_worker: bool) -> None:
     finally:
         server.server_close()
         _stop(worker)
+        for companion in companions:
+            _stop(companion)
 
 
 def served_url(host: str, port: int) -> str:

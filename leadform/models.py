@@ -46,6 +46,8 @@ class Booking(db.Model):
     utm_term: Mapped[str | None] = mapped_column(String(200))
     utm_content: Mapped[str | None] = mapped_column(String(200))
     referrer: Mapped[str | None] = mapped_column(String(2000))
+    # The readiness check the prospect booked from (its scores travel with the booking).
+    readiness_check_id: Mapped[int | None] = mapped_column(ForeignKey("readiness_checks.id"))
 
     # iCalendar SEQUENCE: bumped each time the event is moved or cancelled.
     ics_sequence: Mapped[int] = mapped_column(default=0)
@@ -58,6 +60,12 @@ class Booking(db.Model):
     reminder_24h_queued_at: Mapped[datetime | None]
     reminder_1h_queued_at: Mapped[datetime | None]
     anonymised_at: Mapped[datetime | None]
+    # Set when an email to the prospect bounced or was dropped (leadform.booking.bounces):
+    # the desk flags the booking, reminders stop, the team is told once.
+    email_undeliverable_at: Mapped[datetime | None]
+    # A booking made during a surge is "held" until this time (naive UTC), waiting for the
+    # prospect to confirm it from their email; then "confirmed", or "expired" and freed.
+    hold_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -76,8 +84,8 @@ class Booking(db.Model):
             "uq_bookings_active_slot",
             "slot_start",
             unique=True,
-            sqlite_where=text("status = 'confirmed'"),
-            postgresql_where=text("status = 'confirmed'"),
+            sqlite_where=text("status IN ('confirmed', 'held')"),
+            postgresql_where=text("status IN ('confirmed', 'held')"),
         ),
     )
 
@@ -106,6 +114,10 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # What happened after the provider took it, from its events (leadform.messages.delivery):
+    # accepted|processed|deferred|delivered|bounced|dropped|spam_report, and when.
+    delivery_state: Mapped[str | None] = mapped_column(String(16))
+    delivery_state_at: Mapped[datetime | None]
 
     booking: Mapped[Booking | None] = relationship(back_populates="messages")
     delivery_attempts: Mapped[list["DeliveryAttempt"]] = relationship(
@@ -145,6 +157,8 @@ class BookingEvent(db.Model):
     slot_start: Mapped[datetime | None]  # naive UTC: the slot after this event
     previous_slot_start: Mapped[datetime | None]
     actor: Mapped[str] = mapped_column(String(64), default="prospect")  # or "operator:<name>"
+    # Where a "created" event came from: "booking form", "desk", "import"; None otherwise.
+    source: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     booking: Mapped[Booking] = relationship(back_populates="events")
@@ -162,6 +176,56 @@ class Operator(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The TOTP second factor: the base32 secret (written when enrolment starts), the time it
+    # was confirmed with a first code (only then is it asked for), and the last time step a
+    # code was accepted for, so one code never works twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_counter: Mapped[int | None]
+
+
+class DeskSession(db.Model):
+    """One signed-in browser of an operator; the cookie holds only its random token.
+
+    Deleting the rows ends the sessions at once, in every worker: sign-out, a new password,
+    disabling and a second-factor reset do that for all of an operator's sessions.
+    """
+
+    __tablename__ = "desk_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    # "second_factor": the password was right, the TOTP code is still due; "signed_in".
+    stage: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    operator: Mapped[Operator] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed desk sign-ins per username (known or not), whatever address they came from."""
+
+    __tablename__ = "desk_login_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # normalised
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the TOTP code when an operator lost their device."""
+
+    __tablename__ = "operator_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the normalised code
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
 
 
 class BookingNote(db.Model):
@@ -205,3 +269,12 @@ class BookingPageVisit(db.Model):
             name="uq_booking_page_visits_key",
         ),
     )
+
+
+class SpentFormStart(db.Model):
+    """A booking form's start value that has been used: each may start one booking only."""
+
+    __tablename__ = "spent_form_starts"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    spent_at: Mapped[datetime] = mapped_column(index=True)

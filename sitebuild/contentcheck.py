@@ -12,7 +12,8 @@ every problem, one line each::
 It runs at two moments:
 
 - ``all_generators_finalized`` (everything read, nothing written yet): each source file's
-  header, duplicate slugs, ``{filename}``/``{static}`` targets and alt text. Duplicate slugs
+  header, ``{fact:...}`` placeholders (sitebuild.facts), duplicate slugs, ``{filename}``/
+  ``{static}`` targets and alt text. Duplicate slugs
   stop the build right there, because Pelican would otherwise crash writing the second file
   and the report would be lost.
 - ``finalized`` (everything written): root-relative links such as ``/about/`` are looked up in
@@ -30,6 +31,8 @@ from urllib.parse import unquote, urlsplit
 import markdown
 from pelican import signals
 from pelican.generators import ArticlesGenerator, PagesGenerator
+
+from sitebuild.facts import facts_of, substitute, unknown_facts
 
 MARKDOWN_EXTENSIONS = ("md", "markdown", "mkd", "mdown")
 REQUIRED = {"article": ("title", "date", "summary"), "page": ("title", "summary")}
@@ -312,7 +315,7 @@ def render(source: Source, settings: dict) -> str:
         extension_configs=config.get("extension_configs", {}),
         output_format=config.get("output_format", "html5"),
     )
-    return converter.convert(source.text)
+    return converter.convert(substitute(source.text, facts_of(settings)))
 
 
 def check_slugs(sources: list[Source]) -> list[Problem]:
@@ -387,8 +390,34 @@ def collect_sources(generators) -> tuple[list[Source], list[Problem]]:
                     shown = Source(path, kind, Header({})).display
                     problems.append(Problem(shown, 0, f"is not UTF-8 text ({error.reason})"))
                     continue
-                sources.append(Source(path, kind, parse_header(text), objects.get(path)))
+                source = Source(path, kind, parse_header(text), objects.get(path))
+                sources.append(source)
+                problems += check_facts(source, text, facts_of(settings))
     return sources, problems
+
+
+def check_facts(source: Source, text: str, facts: dict[str, str]) -> list[Problem]:
+    """Every {fact:...} placeholder must name a fact of site.toml (sitebuild.facts)."""
+    return [Problem(source.display, line, message) for line, message in unknown_facts(text, facts)]
+
+
+def check_readiness_file(content_root: str) -> list[Problem]:
+    """The readiness check's question file, when the site has one (docs/readiness-check.md).
+
+    Checked with the booking service's own loader, so the build and the service agree on
+    what a valid file is; imported only for a site that has the file.
+    """
+    path = os.path.join(content_root, "readiness.toml")
+    if not os.path.isfile(path):
+        return []
+    from leadform.readiness.questions import QuestionFileError, article_files, load_questionnaire
+
+    try:
+        load_questionnaire(path, article_files(content_root))
+    except QuestionFileError as error:
+        shown = os.path.relpath(error.path) if os.path.isabs(error.path) else str(error.path)
+        return [Problem(shown, error.line or 0, error.message)]
+    return []
 
 
 def check_sources(generators) -> None:
@@ -403,6 +432,7 @@ def check_sources(generators) -> None:
         ),
         objects={source.path: source.content for source in sources if source.content},
     )
+    problems += check_readiness_file(settings["PATH"])
     run = CheckRun(problems)
     for source in sources:
         run.problems += check_header(source)

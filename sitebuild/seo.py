@@ -13,6 +13,7 @@ so content can never close the ``<script>`` element.
 """
 
 import datetime
+import re
 from html.parser import HTMLParser
 
 from pelican import signals
@@ -63,7 +64,7 @@ def blog_posting(article, base: str) -> dict:
         "description": plain_text(getattr(article, "summary", "")),
         "datePublished": article.date.isoformat(),
         "dateModified": modified.isoformat(),
-        "author": {"@type": "Person", "name": str(article.author)},
+        "author": author(article, base),
         "publisher": {"@id": f"{base}/#organization"},
         "mainEntityOfPage": url,
         "url": url,
@@ -76,6 +77,53 @@ def blog_posting(article, base: str) -> dict:
     if image:
         data["image"] = image if "://" in image else f"{base}{image}"
     return data
+
+
+def author(article, base: str) -> dict:
+    """The article's author as a schema.org Person; site.toml's facts when the name is there."""
+    person = getattr(article, "person", None)
+    if not person:
+        return {"@type": "Person", "name": str(article.author)}
+    return {
+        "@type": "Person",
+        "name": person["name"],
+        "jobTitle": person["role"],
+        "description": person["bio"],
+        "image": f"{base}{person['photo']}",
+        "url": f"{base}{person['url']}",
+        "worksFor": {"@id": f"{base}/#organization"},
+    }
+
+
+class PriceError(ValueError):
+    """site.toml's [assessment] price is not a currency sign and a whole amount."""
+
+
+_CURRENCIES = {"£": "GBP", "€": "EUR", "$": "USD"}
+_PRICE = re.compile(r"^(?P<sign>[£€$])(?P<amount>\d{1,3}(?:,\d{3})*|\d+)$")
+
+
+def price_parts(price: str) -> tuple[str, str]:
+    """Return (amount, ISO currency) of a price as pages print it: "£1,950" -> ("1950", "GBP")."""
+    match = _PRICE.match(price.strip())
+    if not match:
+        raise PriceError(
+            f"site.toml: [assessment] price = {price!r} is not a currency sign (£, € or $) "
+            'followed by a whole amount, like "£1,950"'
+        )
+    return match["amount"].replace(",", ""), _CURRENCIES[match["sign"]]
+
+
+def offer(assessment: dict, base: str) -> dict:
+    """The assessment's fee as a schema.org Offer."""
+    amount, currency = price_parts(assessment["price"])
+    return {
+        "@type": "Offer",
+        "price": amount,
+        "priceCurrency": currency,
+        "description": assessment["price_note"],
+        "url": f"{base}{assessment['booking_path']}",
+    }
 
 
 class _BlockCollector(HTMLParser):
@@ -177,11 +225,7 @@ def service(page, site: dict, base: str) -> dict:
         "provider": {"@id": f"{base}/#organization"},
         "url": f"{base}/{page.url}",
         "areaServed": "GB",
-        "offers": {
-            "@type": "Offer",
-            "description": assessment["price_note"],
-            "url": f"{base}{assessment['booking_path']}",
-        },
+        "offers": offer(assessment, base),
     }
 
 

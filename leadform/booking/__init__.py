@@ -1,10 +1,10 @@
 """The booking wing: what a prospect does, from choosing a time to changing or erasing it.
 
-Lives here: availability and slots (`slots`), the booking form (`forms`), the booking page
-cache (`pages`), reservations under one lock (`reservations`), the booking pages (`views`),
-signed manage links (`tokens`) and their pages (`manage_views`), changes (`changes`: cancel,
-move, erase, retention), the emails a booking sends (`emails`) and their reminders
-(`reminders`), and the booking page's visit counts (`visits`).
+Lives here: availability and slots (`slots`), the booking form (`forms`), the parts of the
+day-then-time picker (`pages`), reservations under one lock (`reservations`), the booking
+pages (`views`), signed manage links (`tokens`) and their pages (`manage_views`), changes
+(`changes`: cancel, move, erase, retention), the emails a booking sends (`emails`) and their
+reminders (`reminders`), and the booking page's visit counts (`visits`).
 
 May import: the core (`leadform.config`, `db`, `models`, `extensions`, `sitefacts`, `logs`) and
 the messages wing. Never the desk.
@@ -12,14 +12,13 @@ the messages wing. Never the desk.
 
 from flask import Flask
 
-from leadform.booking import changes, manage_views, pages, reminders, slots, views, visits
+from leadform.booking import changes, manage_views, reminders, slots, views, visits
 
 
 def init_app(app: Flask) -> None:
     """Load the availability and register the booking pages, manage pages and commands."""
     app.extensions["availability"] = slots.load_availability(app.config["SITE"])
     visits.init_app(app)
-    pages.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(manage_views.bp)
     reminders.init_app(app)

@@ -3,6 +3,12 @@
 Each change is one transaction: the booking row, a BookingEvent, the emails and the webhook
 event are committed together or not at all. Views, the operators' desk and the CLI call
 these functions; tests call them with an explicit `now`.
+
+Changes are serialised: each runs under the reservation lock `reserve_slot` takes, and
+updates the row only where its status and SEQUENCE (`ics_sequence`, the booking's version)
+are still what the caller read; the database raises the SEQUENCE itself. Of two changes at
+once, exactly one wins; the other is refused with ChangeConflict (or ChangeRefused when the
+winner cancelled the session), so no invitation ever repeats or contradicts another.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from leadform.booking import emails
 from leadform.booking.reservations import (
@@ -54,6 +60,17 @@ class ChangeRefused(Exception):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
+
+
+class ChangeConflict(ChangeRefused):
+    """Someone else changed the booking (moved it) after the caller read it; nothing was done."""
+
+
+CANCELLED_REASON = "This session is cancelled, so it cannot be moved."
+CONFLICT_REASON = (
+    "This session was changed a moment ago, perhaps moved, so we have not changed it again. "
+    "Please look at it as it is now and try once more if you still want to."
+)
 
 
 @dataclass(frozen=True)
@@ -123,34 +140,21 @@ def cancel_booking(booking: Booking, now: datetime, actor: str = "prospect") -> 
     """Cancel `booking` and free its slot; return False if it was already cancelled.
 
     Queues the prospect's email (iCalendar CANCEL, same UID, higher SEQUENCE), the team's
-    notice and the "booking.cancelled" webhook, all in the one transaction.
+    notice and the "booking.cancelled" webhook, all in the one transaction. Raises
+    ChangeConflict if the booking was changed (moved) after the caller read it.
     """
-    try:
-        cancelled = _cancel(booking, now, actor)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return cancelled
+    seen = booking.ics_sequence
+    with reservation():  # rolls back first, so `booking` is re-read under the lock
+        return _cancel(booking, now, actor, seen)
 
 
-def _cancel(booking: Booking, now: datetime, actor: str) -> bool:
-    """Mark `booking` cancelled with its event, emails and webhook, without committing."""
-    # A conditional UPDATE, so two cancels at once (a double click, the prospect and an
-    # operator) send one set of emails: the second finds the row already cancelled.
-    claim = (
-        update(Booking)
-        .where(Booking.id == booking.id, Booking.status == ACTIVE)
-        .values(
-            status=CANCELLED,
-            cancelled_at=_naive_utc(now),
-            ics_sequence=func.coalesce(Booking.ics_sequence, 0) + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if db.session.execute(claim).rowcount != 1:
+def _cancel(booking: Booking, now: datetime, actor: str, seen: int) -> bool:
+    """Mark `booking` cancelled with its event, emails and webhook, without committing.
+
+    `seen` is the SEQUENCE the caller's decision was based on; only that version is cancelled.
+    """
+    if not _claim(booking, seen, status=CANCELLED, cancelled_at=_naive_utc(now)):
         return False
-    db.session.refresh(booking)
     _event(booking, "cancelled", now, actor)
     emails.queue_cancellation_emails(booking, actor=actor)
     webhooks.queue_booking_event(booking, "booking.cancelled", now=_aware_utc(now))
@@ -171,43 +175,78 @@ def move_booking(
     """Move `booking` to the free slot starting at `new_start` (aware or naive UTC).
 
     Runs under the same lock as `reserve_slot`. Raises SlotUnavailable (the time is not
-    offered or was just taken), SlotTaken (the unique index caught a race) or ChangeRefused
-    (cancelled, or `max_moves` reached); on any error the booking is left as it was.
+    offered or was just taken), SlotTaken (the unique index caught a race), ChangeRefused
+    (cancelled, or `max_moves` reached) or ChangeConflict (changed since the caller read
+    it); on any error the booking is left as it was.
     """
     availability = current_app.extensions["availability"]
+    seen = booking.ics_sequence
     with reservation():  # rolls back first, so `booking` is re-read under the lock
-        _check_movable(booking, new_start, max_moves)
+        _check_movable(booking, new_start, max_moves, seen)
         slot = bookable_slot(availability, new_start, now)
         # Only the bookings near the new time can refuse it (slots.check_span).
         nearby = active_bookings(now, excluding=booking.id, span=check_span(availability, slot))
         check_free(availability, slot, nearby)
         previous = booking_slot(booking)
-        _apply_move(booking, slot, now)
-        db.session.flush()
+        if not _claim(booking, seen, **_moved_values(slot)):
+            raise ChangeRefused(CANCELLED_REASON)
         _event(booking, "moved", now, actor, previous_slot_start=_naive_utc(previous.start))
         emails.queue_move_emails(booking, previous, actor=actor)
         webhooks.queue_booking_event(booking, "booking.moved", now=_aware_utc(now))
     return booking
 
 
-def _check_movable(booking: Booking, new_start: datetime, max_moves: int | None) -> None:
-    """Refuse a move of a cancelled or erased booking, past the limit, or to its own time."""
+def _check_movable(booking: Booking, new_start: datetime, max_moves: int | None, seen: int):
+    """Refuse a move of a cancelled, erased or since-changed booking, or one not allowed."""
     if booking.status != ACTIVE or booking.anonymised_at is not None:
-        raise ChangeRefused("This session is cancelled, so it cannot be moved.")
+        raise ChangeRefused(CANCELLED_REASON)
+    if booking.ics_sequence != seen:
+        raise ChangeConflict(CONFLICT_REASON)
     if max_moves is not None and booking.move_count >= max_moves:
         raise ChangeRefused(f"This session has already been moved {booking.move_count} times.")
     if _naive_utc(new_start) == booking.slot_start:
         raise ChangeRefused("That is already the time of your session; choose another.")
 
 
-def _apply_move(booking: Booking, slot: Slot, now: datetime) -> None:
-    """Put `booking` on `slot`: a new SEQUENCE, one more move, reminders due afresh."""
-    booking.slot_start = _naive_utc(slot.start)
-    booking.slot_end = _naive_utc(slot.end)
-    booking.move_count = (booking.move_count or 0) + 1
-    booking.ics_sequence = (booking.ics_sequence or 0) + 1
-    booking.reminder_24h_queued_at = None
-    booking.reminder_1h_queued_at = None
+def _moved_values(slot: Slot) -> dict:
+    """The columns a move sets besides SEQUENCE: the new times, one more move, reminders.
+
+    Both reminder marks are cleared, so the new time is reminded afresh.
+    """
+    return {
+        "slot_start": _naive_utc(slot.start),
+        "slot_end": _naive_utc(slot.end),
+        "move_count": Booking.move_count + 1,
+        "reminder_24h_queued_at": None,
+        "reminder_1h_queued_at": None,
+    }
+
+
+# --- The versioned update every change makes -----------------------------------------------
+
+
+def _claim(booking: Booking, seen: int, **values) -> bool:
+    """Update `booking` only if still confirmed at SEQUENCE `seen`; raise SEQUENCE by one.
+
+    Returns False, with nothing changed, if it was already cancelled; raises ChangeConflict
+    if another change raised its SEQUENCE since `seen` was read. The lock already keeps
+    changes apart; the condition makes sure no change acts on a state it did not see, and
+    the database computing SEQUENCE means no two invitations can carry the same one.
+    """
+    claim = (
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.status == ACTIVE, Booking.ics_sequence == seen)
+        .values(ics_sequence=Booking.ics_sequence + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = db.session.execute(claim).rowcount == 1
+    # Read back what the database stored, the new SEQUENCE included, for the emails.
+    db.session.refresh(booking)
+    if claimed:
+        return True
+    if booking.status != ACTIVE:
+        return False
+    raise ChangeConflict(CONFLICT_REASON)
 
 
 # --- Erasure and retention -----------------------------------------------------------------
@@ -221,19 +260,17 @@ def anonymise_booking(booking: Booking, now: datetime, actor: str = "prospect") 
     keep their payload until sent, and `scrub_sent_messages` clears them afterwards. The
     slot history (BookingEvent rows) stays.
     """
-    try:
+    with reservation():  # rolls back first, so `booking` is re-read under the lock
         if booking.anonymised_at is not None:
             return False
         if booking.status == ACTIVE and booking.slot_end > _naive_utc(now):
-            _cancel(booking, now, actor)
+            # Erasing is a right, not a change of plan: it cancels the session as it is
+            # now (read under the lock), even if it was moved after the caller read it.
+            _cancel(booking, now, actor, booking.ics_sequence)
         _erase(booking, now)
         db.session.flush()
         _event(booking, "anonymised", now, actor)
         _scrub_messages(booking.id)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return True
 
 

@@ -10,26 +10,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from flask import current_app
 
+from leadform.booking import guard
 from leadform.booking.slots import Slot, format_range
 from leadform.booking.tokens import manage_url
 from leadform.db import db
 from leadform.messages.invites import build_invite
+from leadform.messages.rendering import render_email, single_line
 from leadform.messages.senders import INVITE_MIMETYPE, Attachment, EmailMessage
 from leadform.models import Booking, OutboxMessage
+from leadform.readiness import services as readiness_services
 
 CANCEL_MIMETYPE = "text/calendar; method=CANCEL"
 REMINDER_KINDS = ("reminder_24h", "reminder_1h")
 
-TEMPLATE_DIR = Path(__file__).parents[1] / "templates" / "email"
-_ENV_KEY = "leadform.email_templates"
-_MAX_SUBJECT_CHARS = 150
 ATTRIBUTION_FIELDS = (
     ("Source article", "source_article"),
     ("utm_source", "utm_source"),
@@ -39,35 +37,6 @@ ATTRIBUTION_FIELDS = (
     ("utm_content", "utm_content"),
     ("Referrer", "referrer"),
 )
-
-
-def template_env(app: Flask) -> Environment:
-    """Return the app's email Jinja environment: HTML bodies autoescaped, text ones not."""
-    env = app.extensions.get(_ENV_KEY)
-    if env is None:
-        env = Environment(
-            loader=FileSystemLoader(TEMPLATE_DIR),
-            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-        )
-        app.extensions[_ENV_KEY] = env
-    return env
-
-
-def single_line(text: str, limit: int = _MAX_SUBJECT_CHARS) -> str:
-    """Collapse all whitespace (CR, LF, U+2028...) to single spaces and cut to `limit`."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def render_email(kind: str, context: Mapping) -> tuple[str, str, str]:
-    """Render (subject, text, html) of message `kind`; the subject is one safe line."""
-    env = template_env(current_app)
-    subject = env.get_template(f"{kind}/subject.txt").render(context)
-    text = env.get_template(f"{kind}/body.txt").render(context)
-    html = env.get_template(f"{kind}/body.html").render(context)
-    return single_line(subject), text.strip() + "\n", html
 
 
 def _aware(moment: datetime) -> datetime:
@@ -117,6 +86,14 @@ def greeting_name(name: str | None) -> str | None:
     if not cleaned or len(cleaned) > GREETING_NAME_MAX or _LINK_LIKE.search(cleaned):
         return None
     return cleaned
+
+
+def format_times(booking: Booking, config: Mapping) -> dict:
+    """The booking's time in the prospect's zone and the host's, as the emails write it."""
+    context = _context(booking, config)
+    return {
+        key: context[key] for key in ("when_prospect", "when_host", "prospect_zone", "host_zone")
+    }
 
 
 def invite_uid(booking: Booking, config: Mapping) -> str:
@@ -191,6 +168,7 @@ def team_notification(
     context = dict(context if context is not None else _context(booking, config))
     context["answers"] = _answers(booking)
     context["attribution"] = [(label, getattr(booking, name)) for label, name in ATTRIBUTION_FIELDS]
+    context["readiness"] = readiness_services.summary_for(booking.readiness_check_id)
     subject, text, html = render_email("team_notification", context)
     return EmailMessage(
         to=config["TEAM_EMAIL"],
@@ -308,3 +286,42 @@ def queue_reminder(booking: Booking, kind: str) -> OutboxMessage:
     config = current_app.config
     message = _to_prospect(booking, config, kind, _context(booking, config))
     return queue_email(message, kind=kind, booking=booking)
+
+
+def queue_hold_request(booking: Booking, hold_minutes: float) -> OutboxMessage:
+    """Queue the email asking a held booking's prospect to confirm it (no invite yet).
+
+    It carries only the prospect's name and the time: nothing else they typed, so a flood
+    of bookings to strangers' addresses cannot carry an attacker's text.
+    """
+    config = current_app.config
+    context = _context(booking, config) | {
+        "confirm_url": guard.hold_url(booking, config),
+        "hold_minutes": round(hold_minutes),
+    }
+    message = _to_prospect(booking, config, "prospect_hold", context)
+    return queue_email(message, kind="prospect_hold", booking=booking)
+
+
+def queue_surge_notice(state, policy) -> OutboxMessage:
+    """Queue the team's one notice that a surge started and new bookings are held."""
+    config = current_app.config
+    context = {
+        "firm": config["SITE"]["firm"],
+        "public_url": config["PUBLIC_URL"],
+        "recent": state.recent,
+        "threshold": state.threshold,
+        "hold_minutes": round(policy.hold_minutes),
+        "max_holds": policy.max_holds,
+        "quiet_hours": policy.notice_hours,
+    }
+    subject, text, html = render_email(guard.SURGE_NOTICE_KIND, context)
+    message = EmailMessage(
+        to=config["TEAM_EMAIL"],
+        from_=config["MAIL_FROM"],
+        reply_to=None,
+        subject=subject,
+        text=text,
+        html=html,
+    )
+    return queue_email(message, kind=guard.SURGE_NOTICE_KIND)

@@ -4,6 +4,7 @@ Every message says how to fix the problem; the view shows it next to its field.
 """
 
 import time
+import unicodedata
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -11,7 +12,6 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from wtforms import (
     BooleanField,
     HiddenField,
-    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -20,13 +20,14 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
-from leadform.booking.pages import ZoneSelect
 from leadform.booking.slots import is_zone_choice, parse_slot_value
 
 COMPANY_SIZES = ["1-49", "50-249", "250-999", "1000-4999", "5000+"]
 GOALS_MIN, GOALS_MAX = 20, 2000
 ATTRIBUTION_MAX, REFERRER_MAX = 200, 2000
 STARTED_SALT = "leadform.book.started"
+# The id of the chosen time's block on the form page, where time and zone errors are shown.
+WHEN_ANCHOR = "when"
 NEUTRAL_ERROR = "We could not accept the form. Please check your answers and send it again."
 
 
@@ -41,19 +42,39 @@ _CONTROLS_TO_SPACES = str.maketrans(dict.fromkeys(CONTROL_CHARACTERS, " "))
 _DROP_CONTROLS_BUT_LINES = str.maketrans(dict.fromkeys(CONTROL_CHARACTERS - {"\n", "\t"}))
 
 
+# Unicode category Cf, "format": invisible characters (zero-width space, BOM, soft hyphen)
+# and direction overrides (U+202E shows "gnp.exe" as "exe.png"). Cf grows with Unicode, so
+# it is looked up rather than listed; no Cf character is printable, so text that
+# str.isprintable() accepts (nearly every answer) is not looked at character by character.
+# Free text keeps the zero-width (non-)joiners: emoji sequences and Persian words need them.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _drop_format_characters(text: str, keep: frozenset[str] = frozenset()) -> str:
+    """Return `text` without Unicode format (Cf) characters, except those in `keep`."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        for char in text
+        if char.isprintable() or char in keep or unicodedata.category(char) != "Cf"
+    )
+
+
 def clean_line(value):
-    """Strip control characters (line breaks included) and surrounding space from one line."""
+    """Strip control, invisible and direction characters and surrounding space from one line."""
     if value is None:
         return None
-    return " ".join(str(value).translate(_CONTROLS_TO_SPACES).split())
+    text = _drop_format_characters(str(value))
+    return " ".join(text.translate(_CONTROLS_TO_SPACES).split())
 
 
 def clean_text(value):
-    """Strip control characters except line breaks and tabs from a multi-line answer."""
+    """Strip controls but line breaks and tabs, and Cf characters but joiners, from free text."""
     if value is None:
         return None
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return text.translate(_DROP_CONTROLS_BUT_LINES).strip()
+    return _drop_format_characters(text, _JOINERS).translate(_DROP_CONTROLS_BUT_LINES).strip()
 
 
 def truncate(limit: int):
@@ -166,17 +187,14 @@ class BookingForm(FlaskForm):
             ),
         ],
     )
-    slot = RadioField(
-        "Choose a time",
-        choices=[],
-        validate_choice=False,
+    # The chosen time and the zone it was shown in travel together from the picker: the
+    # form has no zone list of its own. A taken time is offered again as radio buttons.
+    slot = HiddenField(
+        "Your time",
         validators=[_required("Choose one of the times shown.")],
     )
-    timezone = SelectField(
+    timezone = HiddenField(
         "Your time zone",
-        choices=[],
-        validate_choice=False,
-        widget=ZoneSelect(),
         validators=[_required("Choose your time zone from the list.")],
     )
     consent = BooleanField(
@@ -222,10 +240,13 @@ class BookingForm(FlaskForm):
             raise SpamSuspected("sent too fast")
 
     def error_summary(self) -> list[tuple[str, str]]:
-        """Return (field id, first message) of each visible field with an error, in form order."""
+        """Return (anchor, first message) of each field with an error a person can fix.
+
+        The time and its zone are shown together at the top of the page (id "when").
+        """
         hidden = {"csrf_token", "started", "website"}
         return [
-            (field.id, field.errors[0])
+            (WHEN_ANCHOR if field.name in {"slot", "timezone"} else field.id, field.errors[0])
             for field in self
             if field.errors and field.name not in hidden
         ]

@@ -1,8 +1,10 @@
 """The prospect's manage page, reached from the link in every email: cancel, move, erase.
 
-Each POST is read, checked and handed to `leadform.booking.changes`, then answered with a redirect
-to the page (Post/Redirect/Get) carrying a one-time confirmation; otherwise the page comes
-back with the reason. Operators are not bound by the cut-off and move limit enforced here.
+Moving uses the booking page's day-then-time picker. Cancelling and erasing are asked for
+again on a page of their own (a GET that changes nothing) and done by its POST. Each POST is
+read, checked and handed to `leadform.booking.changes`, then answered with a redirect to the
+page (Post/Redirect/Get) carrying a one-time confirmation; otherwise the page comes back with
+the reason. Operators are not bound by the cut-off and move limit enforced here.
 """
 
 from __future__ import annotations
@@ -24,17 +26,18 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, ValidationError
 from wtforms.validators import DataRequired
 
-from leadform.booking import changes
+from leadform.booking import changes, pages
 from leadform.booking.reservations import SLOT_TAKEN_MESSAGE, SlotTaken, booking_slot
 from leadform.booking.slots import (
     SlotUnavailable,
-    choices_by_day,
     format_range,
+    is_zone_choice,
+    offered_months,
     parse_slot_value,
     resolve_timezone,
-    timezone_choices,
 )
 from leadform.booking.tokens import TokenError, TokenExpired, booking_for_token
+from leadform.booking.views import calendar_links_for
 from leadform.models import Booking
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -95,6 +98,34 @@ def page(token: str):
     return _render(booking, token)
 
 
+@bp.get("/<token>/cancel")
+def confirm_cancel(token: str):
+    """Ask once more before cancelling: the second step, whose button POSTs."""
+    now = _now()
+    booking = booking_for_token(token, now)
+    rules = _rules(booking, now)
+    if booking.status == "cancelled" or not rules.can_cancel:
+        return redirect(url_for("manage.page", token=token), code=303)
+    return _confirm_page("cancel", booking, token, CancelForm())
+
+
+@bp.get("/<token>/delete")
+def confirm_delete(token: str):
+    """Ask once more before erasing the prospect's data; the box and button POST."""
+    booking = booking_for_token(token, _now())
+    if booking.anonymised_at:
+        return redirect(url_for("manage.page", token=token), code=303)
+    return _confirm_page("delete", booking, token, DeleteForm())
+
+
+def _confirm_page(action: str, booking: Booking, token: str, form: FlaskForm, status=200):
+    """Render the second step of cancelling or erasing."""
+    page = render_template(
+        "booking/manage/confirm.html", action=action, booking=booking, token=token, form=form
+    )
+    return page, status
+
+
 @bp.post("/<token>/cancel")
 def cancel(token: str):
     """Cancel the session, unless the cut-off has passed."""
@@ -126,7 +157,7 @@ def move(token: str):
         changes.move_booking(booking, parse_slot_value(form.slot.data), now, max_moves=_max_moves())
     except (SlotUnavailable, SlotTaken) as exc:
         form.slot.errors = [_slot_problem(exc)]
-        return _render(booking, token, move_form=form, status=409)
+        return _render(booking, token, move_form=form, status=409, day=form.slot.data)
     except changes.ChangeRefused as exc:
         return _render(booking, token, notice=exc.reason, status=409)
     flash("Your session has moved. We have sent you an updated calendar invitation.")
@@ -140,7 +171,7 @@ def delete(token: str):
     booking = booking_for_token(token, now)
     form = DeleteForm()
     if not form.validate_on_submit():
-        return _render(booking, token, delete_form=form)
+        return _confirm_page("delete", booking, token, form)
     changes.anonymise_booking(booking, now)
     flash("Your personal data has been deleted.")
     return redirect(url_for("manage.page", token=token), code=303)
@@ -167,13 +198,13 @@ def _slot_problem(error: SlotUnavailable | SlotTaken) -> str:
     return f"That time cannot be booked ({error.reason}); please choose another."
 
 
-def _render(booking: Booking, token: str, *, notice=None, status=200, **forms):
+def _render(booking: Booking, token: str, *, notice=None, status=200, day=None, **forms):
     """Render the manage page; `forms` carries a submitted form so its errors show."""
     now = _now()
     host_zone = ZoneInfo(current_app.config["SITE"]["availability"]["timezone"])
     own_zone = resolve_timezone(booking.timezone, host_zone)
     move_form = forms.get("move_form") or MoveForm(tz=request.args.get("tz"))
-    zone = resolve_timezone(move_form.tz.data, own_zone)
+    zone = _listed_zone(move_form.tz.data, own_zone, host_zone)
     move_form.tz.data = zone.key
     rules = _rules(booking, now)
     slot = booking_slot(booking)
@@ -184,19 +215,49 @@ def _render(booking: Booking, token: str, *, notice=None, status=200, **forms):
         "notice": notice,
         "confirmations": get_flashed_messages(),
         "prospect_time": format_range(slot, own_zone),
-        "host_time": format_range(slot, host_zone),
+        "host_time": format_range(slot, host_zone) if own_zone.key != host_zone.key else None,
         "host_zone": host_zone.key,
         "zone_name": zone.key,
-        "zones": timezone_choices(extra=(host_zone.key, own_zone.key)),
-        "days": _days(booking, zone, now) if rules.can_move else [],
-        "cancel_form": forms.get("cancel_form") or CancelForm(),
+        "zone_options": pages.zone_options(zone.key, _likely(own_zone, host_zone), now),
+        "pick": _pick(booking, zone, now, day) if rules.can_move else None,
         "move_form": move_form,
-        "delete_form": forms.get("delete_form") or DeleteForm(),
+        "move_link": lambda **params: url_for("manage.page", token=token, tz=zone.key, **params),
+        "calendar_links": calendar_links_for(booking),
     }
     return render_template("booking/manage/page.html", **context), status
 
 
-def _days(booking: Booking, zone: ZoneInfo, now: datetime) -> list[dict]:
-    """Return the times `booking` may move to, grouped by day in `zone`, as form choices."""
-    free = changes.move_choices(booking, current_app.extensions["availability"], now)
-    return choices_by_day(free, zone)
+def _listed_zone(name: str | None, own: ZoneInfo, host: ZoneInfo) -> ZoneInfo:
+    """Return the listed zone `name`, else the prospect's own: an unlisted `tz` is ignored."""
+    if name and is_zone_choice(name, extra=(own.key, host.key)):
+        return ZoneInfo(name)
+    return own
+
+
+def _likely(own: ZoneInfo, host: ZoneInfo) -> tuple[str, ...]:
+    """Return the zones listed first: the prospect's, Accept-Language's regions', ours."""
+    header = request.headers.get("Accept-Language")
+    return pages.likely_zones(header, extra=(own.key,)) + (host.key,)
+
+
+def _pick(booking: Booking, zone: ZoneInfo, now: datetime, day: str | None) -> pages.DayPick:
+    """Return the month, day and times the move picker shows (the query chooses)."""
+    av = current_app.extensions["availability"]
+    free = changes.move_choices(booking, av, now)
+    if day:  # a time just taken: show its day again
+        day = _local_day(day, zone)
+    return pages.pick_day(
+        free,
+        zone,
+        offered_months(av, now, zone),
+        request.args.get("month"),
+        day or request.args.get("day"),
+    )
+
+
+def _local_day(value: str, zone: ZoneInfo) -> str | None:
+    """Return the ISO date in `zone` of slot value `value`, or None if it is not one."""
+    try:
+        return parse_slot_value(value).astimezone(zone).date().isoformat()
+    except ValueError:
+        return None

@@ -1,216 +1,281 @@
-"""The booking page, rendered once per state and reused, and its cheap per-request parts.
+"""The parts of the day-then-time picker: the month grid, a day's times, the time zone list.
 
-A blank booking form looks the same to every visitor who sees the same free times in the
-same zone; only its hidden inputs differ (CSRF token, signed start time, the attribution
-from the query string). So a GET renders the page once with markers where those inputs go,
-keeps the parts between the markers, and joins them with each visitor's inputs. A page is
-reused while both hold:
-
-- the confirmed bookings that can still matter are the same rows (read on every GET: one
-  indexed query, so a booking, cancellation or move made by any process is seen at once);
-- no listed time has come within the minimum notice, and no new time can have come within
-  the booking horizon (checked against the clock; see `valid_until`).
-
-Anything else that shapes the page (site.toml, templates) only changes with a restart.
+Plain functions of plain values (the free slots, a zone, the query string's values), so the
+booking page and the manage page show the same picker, and tests compare it with
+`slots.available_slots` without HTTP. Query values are parsed strictly: anything that is not
+an offered month, a free day or a listed zone is ignored, never an error.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from calendar import Calendar
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
-from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup, escape
-from wtforms.widgets import html_params
+from markupsafe import Markup
 
-from leadform.booking.slots import Availability, Slot, day_slots
+from leadform.booking.slots import (
+    MONTHS,
+    Slot,
+    day_label,
+    group_by_local_day,
+    slot_value,
+    timezone_choices,
+    utc_offset_label,
+    zones_by_country,
+)
 
-_EXTENSION_KEY = "leadform.booking_pages"
-# Pages kept per process: one per (zone, zone detection, bookings) seen lately, ~80 KB each.
-CACHE_SIZE = 64
-# Look this many days past the horizon for the next time to open (blocked weeks included).
-_OPENING_LOOKAHEAD_DAYS = 31
-# However quiet the calendar, render again after this long.
-MAX_AGE = timedelta(hours=1)
-_SAFE_NAME = re.compile(r"[a-z_]+")
+# A prospect's working day; times outside it are marked, not hidden.
+DAY_STARTS, DAY_ENDS = time(8), time(20)
+MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
+DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Accept-Language regions looked at, and zones suggested per region.
+MAX_REGIONS, MAX_ZONES_PER_REGION = 3, 6
+REGION_PATTERN = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{4})?-([A-Za-z]{2})\b")
+_WEEKS = Calendar(firstweekday=0)
 
 
 @dataclass(frozen=True)
-class CachedPage:
-    """A rendered booking page cut at its two markers, valid until an instant."""
+class DayCell:
+    """One day of the month grid: free when it has a bookable time; chosen when shown."""
 
-    before_form_inputs: str
-    before_picker_inputs: str
-    rest: str
-    valid_until: datetime
-
-    def fill(self, picker_inputs: str, form_inputs: str) -> str:
-        """Return the page with the visitor's hidden inputs in place."""
-        parts = (self.before_picker_inputs, picker_inputs, self.before_form_inputs, form_inputs)
-        return "".join(parts) + self.rest
+    day: date
+    free: bool
+    chosen: bool
 
 
-class PageCache:
-    """A small least-recently-used store of CachedPage, safe across threads."""
+@dataclass(frozen=True)
+class MonthGrid:
+    """One month of the grid, Monday first, with the neighbouring offered months."""
 
-    def __init__(self, size: int = CACHE_SIZE):
-        self.size = size
-        self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
-        self._lock = threading.Lock()
-        # Unguessable, so no value a visitor sends can pose as a marker.
-        token = secrets.token_hex(8)
-        self.picker_marker = Markup("<!--picker-inputs-{}-->").format(token)
-        self.form_marker = Markup("<!--form-inputs-{}-->").format(token)
+    year: int
+    month: int
+    weeks: tuple[tuple[DayCell | None, ...], ...]
+    previous: str | None
+    next: str | None
 
-    def get(self, key: Hashable, now: datetime) -> CachedPage | None:
-        """Return the page stored under `key` if it is still valid at `now`."""
-        with self._lock:
-            page = self._pages.get(key)
-            if page is None:
-                return None
-            if now >= page.valid_until:
-                del self._pages[key]
-                return None
-            self._pages.move_to_end(key)
-            return page
+    @property
+    def title(self) -> str:
+        """Return e.g. "December 2026"."""
+        return f"{MONTHS[self.month - 1]} {self.year}"
 
-    def put(self, key: Hashable, html: str, valid_until: datetime) -> CachedPage:
-        """Cut `html` at the markers, store it under `key` and return it."""
-        head, picker_marker, middle = html.partition(self.picker_marker)
-        between, form_marker, rest = middle.partition(self.form_marker)
-        if not picker_marker or not form_marker:
-            raise ValueError("the booking page template lost a hidden-inputs marker")
-        page = CachedPage(
-            before_picker_inputs=head,
-            before_form_inputs=between,
-            rest=rest,
-            valid_until=valid_until,
+
+@dataclass(frozen=True)
+class TimeChoice:
+    """One free time in the prospect's zone, with a note when it is early or late for them."""
+
+    value: str
+    label: str
+    zone: str
+    note: str | None
+    day: str
+
+
+@dataclass(frozen=True)
+class DayPick:
+    """What the picker shows: a month, the chosen day (None when nothing is free) and times."""
+
+    grid: MonthGrid
+    day: date | None
+    times: tuple[TimeChoice, ...]
+
+    @property
+    def title(self) -> str:
+        """Return the chosen day's heading, e.g. "Tuesday 8 December 2026"."""
+        return day_label(self.day) if self.day else ""
+
+
+def month_value(year: int, month: int) -> str:
+    """Return the query value of a month, e.g. "2026-12"."""
+    return f"{year:04d}-{month:02d}"
+
+
+def parse_month(value: object, months: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """Return the offered (year, month) that `value` ("2026-12") names, else None."""
+    match = MONTH_PATTERN.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    month = (int(match.group(1)), int(match.group(2)))
+    return month if month in months else None
+
+
+def parse_day(value: object) -> date | None:
+    """Return the date `value` ("2026-12-08") names, else None."""
+    if not isinstance(value, str) or DAY_PATTERN.fullmatch(value) is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def pick_day(
+    free: Iterable[Slot],
+    tz: ZoneInfo,
+    months: Sequence[tuple[int, int]],
+    month_arg: object = None,
+    day_arg: object = None,
+) -> DayPick:
+    """Return the month and day to show for the query values, and that day's times.
+
+    A requested day with free times wins; otherwise the requested month (if offered) or the
+    month of the first free day, with its first free day chosen.
+    """
+    by_day = dict(group_by_local_day(free, tz))
+    day = parse_day(day_arg)
+    if day not in by_day:
+        day = None
+    month = (day.year, day.month) if day else parse_month(month_arg, months)
+    if month is None:
+        first = min(by_day, default=None)
+        month = (first.year, first.month) if first else months[0]
+    if day is None:
+        day = min((d for d in by_day if (d.year, d.month) == month), default=None)
+    grid = month_grid(month, months, set(by_day), day)
+    times = tuple(time_choice(slot, tz) for slot in by_day.get(day, ()))
+    return DayPick(grid=grid, day=day, times=times)
+
+
+def month_grid(
+    month: tuple[int, int], months: Sequence[tuple[int, int]], free: set[date], chosen: date | None
+) -> MonthGrid:
+    """Return the grid of `month`; `months` are the offered ones, for previous and next."""
+    year, number = month
+    weeks = tuple(
+        tuple(
+            DayCell(day, day in free, day == chosen) if day.month == number else None
+            for day in week
         )
-        with self._lock:
-            self._pages[key] = page
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
-        return page
-
-    def __len__(self) -> int:
-        return len(self._pages)
-
-
-def init_app(app: Flask) -> None:
-    """Give `app` its booking page cache."""
-    app.extensions[_EXTENSION_KEY] = PageCache()
-
-
-def page_cache(app: Flask | None = None) -> PageCache:
-    """Return the booking page cache of `app` (the current app by default)."""
-    return (app or current_app).extensions[_EXTENSION_KEY]
-
-
-def valid_until(av: Availability, now: datetime, free: list[Slot]) -> datetime:
-    """Return when the list of free times computed at `now` may first differ from `free`.
-
-    With the same bookings, time changes the list in two ways only: the earliest time comes
-    within the minimum notice and drops out, or a time comes within the booking horizon and
-    joins. Full days and buffers depend on the bookings alone.
-    """
-    limit = now + MAX_AGE
-    if free:
-        limit = min(limit, free[0].start - av.minimum_notice)
-    opening = _next_opening(av, now)
-    if opening is not None:
-        limit = min(limit, opening - av.horizon)
-    return max(limit, now)
-
-
-def _next_opening(av: Availability, now: datetime) -> datetime | None:
-    """Return the start of the first time beyond the horizon at `now`, or None within a month."""
-    edge = now + av.horizon
-    day = edge.astimezone(av.timezone).date()
-    for _ in range(_OPENING_LOOKAHEAD_DAYS):
-        later = [slot.start for slot in day_slots(av, day) if slot.start > edge]
-        if later:
-            return min(later)
-        day += timedelta(days=1)
-    return None
-
-
-def cached_page(
-    key: Hashable,
-    now: datetime,
-    free_slots: Callable[[], list[Slot]],
-    render: Callable[[list[Slot], Markup, Markup], str],
-) -> CachedPage:
-    """Return the page for `key`, rendering it with `render(free, markers...)` when needed."""
-    cache = page_cache()
-    page = cache.get(key, now)
-    if page is None:
-        free = free_slots()
-        html = render(free, cache.picker_marker, cache.form_marker)
-        until = valid_until(current_app.extensions["availability"], now, free)
-        page = cache.put(key, html, until)
-    return page
-
-
-def hidden_input(name: str, value: object) -> Markup:
-    """Return `<input type="hidden">` as WTForms writes it, the value escaped.
-
-    Written out directly: WTForms' html_params took half of a cached page's time.
-    """
-    if not _SAFE_NAME.fullmatch(name):
-        raise ValueError(f"not a form field name: {name!r}")
-    text = "" if value is None else escape(str(value))
-    # `name` is a checked identifier and `text` is escaped, so the result is safe HTML.
-    return Markup(f'<input id="{name}" name="{name}" type="hidden" value="{text}">')  # noqa: S704
-
-
-def form_inputs(started: str, attribution: Mapping[str, str | None]) -> Markup:
-    """Return the booking form's hidden inputs: CSRF token, start time, then the attribution.
-
-    `attribution` is `forms.clean_attribution(...)` or `BookingForm.attribution`: every
-    attribution field, in the form's order.
-    """
-    inputs = [hidden_input("csrf_token", generate_csrf()), hidden_input("started", started)]
-    inputs += [hidden_input(name, value) for name, value in attribution.items()]
-    return Markup("").join(inputs)
-
-
-def picker_inputs(query: Mapping[str, str]) -> Markup:
-    """Return the zone picker's hidden inputs: the attribution its reload must carry over."""
-    return Markup("").join(
-        Markup('<input type="hidden" name="{}" value="{}">').format(key, value)
-        for key, value in sorted(query.items())
+        for week in _WEEKS.monthdatescalendar(year, number)
     )
+    index = months.index(month) if month in months else -1
+    previous = month_value(*months[index - 1]) if index > 0 else None
+    following = month_value(*months[index + 1]) if 0 <= index < len(months) - 1 else None
+    return MonthGrid(year, number, weeks, previous, following)
 
 
-@lru_cache(maxsize=128)
-def zone_options(zones: tuple[str, ...], selected: str | None) -> Markup:
-    """Return the `<option>`s of a time zone list, `selected` marked (computed once per pair).
+def time_choice(slot: Slot, tz: ZoneInfo) -> TimeChoice:
+    """Return `slot` as the prospect sees it in `tz`, marked when outside 08:00–20:00."""
+    start, end = slot.local(tz)
+    note = None
+    if start.time() < DAY_STARTS:
+        note = "early for you"
+    elif end.date() > start.date() or end.time() > DAY_ENDS:
+        note = "late for you"
+    label = f"{start:%H:%M}–{end:%H:%M}"
+    return TimeChoice(slot_value(slot), label, end.tzname() or "", note, day_label(start.date()))
 
-    419 options cost WTForms about 5 ms to write; the result only depends on the arguments.
+
+# --- The time zone list ---------------------------------------------------------------------
+
+
+def zone_label(name: str, at: datetime) -> str:
+    """Return a readable label: "New York (UTC−5)", "Rio Gallegos, Argentina (UTC−3)"."""
+    parts = name.replace("_", " ").split("/")
+    place = parts[-1] if len(parts) < 3 else f"{parts[-1]}, {parts[1]}"
+    return f"{place} ({utc_offset_label(at.astimezone(ZoneInfo(name)))})"
+
+
+def likely_zones(accept_language: str | None, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """Return the zones worth listing first: `extra`, then those of Accept-Language's regions.
+
+    "en-US,en;q=0.9" gives New York, Chicago, Denver, Phoenix, Los Angeles...: per region,
+    one zone per distinct pair of winter and summer offsets, in zone.tab's order.
     """
-    return Markup("").join(_zone_option(name, name == selected) for name in zones)
+    names = list(dict.fromkeys(name for name in extra if name))
+    for region in _regions(accept_language or ""):
+        names += [name for name in _distinct_zones(region) if name not in names]
+    return tuple(names)
 
 
-def _zone_option(name: str, selected: bool) -> Markup:
-    label = name.replace("_", " ")
-    if selected:
-        return Markup('<option selected value="{}">{}</option>').format(name, label)
-    return Markup('<option value="{}">{}</option>').format(name, label)
+def _regions(accept_language: str) -> list[str]:
+    """Return up to MAX_REGIONS country codes named by an Accept-Language header."""
+    codes = [match.upper() for match in REGION_PATTERN.findall(accept_language[:200])]
+    return list(dict.fromkeys(codes))[:MAX_REGIONS]
 
 
-class ZoneSelect:
-    """A WTForms widget writing a time zone `<select>` from `zone_options`."""
+@lru_cache(maxsize=512)
+def _distinct_zones(country: str) -> tuple[str, ...]:
+    """Return a country's zones, one per (January offset, July offset), at most a few."""
+    seen, picked = set(), []
+    for name in zones_by_country().get(country, ()):
+        zone = ZoneInfo(name)
+        offsets = tuple(datetime(2026, m, 1, tzinfo=zone).utcoffset() for m in (1, 7))
+        if offsets not in seen:
+            seen.add(offsets)
+            picked.append(name)
+    return tuple(picked[:MAX_ZONES_PER_REGION])
 
-    def __call__(self, field, **kwargs) -> Markup:
-        """Render `field` (a SelectField whose choices are zone names) as a select."""
-        kwargs.setdefault("id", field.id)
-        options = zone_options(tuple(field.choices or ()), field.data)
-        return Markup("<select %s>%s</select>") % (html_params(name=field.name, **kwargs), options)
+
+def zone_options(selected: str, likely: tuple[str, ...], now: datetime) -> Markup:
+    """Return the `<optgroup>`s of the zone list: likely zones first, then every zone by area.
+
+    `selected` leads the suggested group and is the one option marked selected (it appears
+    again, unmarked, in its area). Offsets are those of the current hour; cached per hour.
+    """
+    suggested = tuple(dict.fromkeys((selected, *likely)))
+    return _zone_options(suggested, now.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+
+
+@lru_cache(maxsize=256)
+def _zone_options(suggested: tuple[str, ...], hour: datetime) -> Markup:
+    # 419 options per page view; the result only depends on the arguments, so it is cached.
+    groups: dict[str, list[str]] = {}
+    for name in timezone_choices(extra=suggested):
+        groups.setdefault(name.split("/")[0] if "/" in name else "Other", []).append(name)
+    parts = [_group("Suggested", suggested, hour, selected=suggested[0], sort=False)]
+    parts += [_group(area, names, hour) for area, names in groups.items()]
+    return Markup("").join(parts)
+
+
+def _group(
+    area: str, names: Iterable[str], hour: datetime, selected: str | None = None, sort=True
+) -> Markup:
+    """Return one `<optgroup>` of zones, sorted by label unless `sort` is false."""
+    labels = [(zone_label(name, hour), name) for name in names]
+    if sort:
+        labels.sort()
+    options = Markup("").join(
+        Markup('<option value="{}"{}>{}</option>').format(
+            name, Markup(" selected") if name == selected else "", label
+        )
+        for label, name in labels
+    )
+    return Markup('<optgroup label="{}">{}</optgroup>').format(area, options)
+
+
+# --- Calendar links --------------------------------------------------------------------------
+
+GOOGLE_CALENDAR = "https://calendar.google.com/calendar/render"
+OUTLOOK_CALENDAR = "https://outlook.office.com/calendar/action/compose"
+
+
+def calendar_links(title: str, slot: Slot, details: str) -> dict[str, str]:
+    """Return {"google": ..., "outlook": ...}: pages that open a new event for `slot`.
+
+    Both take UTC times, so no zone can be misread; the .ics download stays the way for
+    every other calendar (and the one whose UID matches the emailed invite).
+    """
+    start, end = (moment.astimezone(UTC) for moment in (slot.start, slot.end))
+    google = {
+        "action": "TEMPLATE",
+        "text": title,
+        "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}",
+        "details": details,
+    }
+    outlook = {
+        "rru": "addevent",
+        "subject": title,
+        "startdt": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+        "enddt": f"{end:%Y-%m-%dT%H:%M:%SZ}",
+        "body": details,
+    }
+    return {
+        "google": f"{GOOGLE_CALENDAR}?{urlencode(google, quote_via=quote)}",
+        "outlook": f"{OUTLOOK_CALENDAR}?{urlencode(outlook, quote_via=quote)}",
+    }

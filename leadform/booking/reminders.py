@@ -7,6 +7,9 @@ away and "reminder_1h" once it is less than an hour away. Rules:
   before it starts: the confirmation has only just arrived; it is also skipped once the
   1-hour window has begun (a late run sends only the nearer reminder);
 - nothing goes to cancelled or erased bookings, nor for sessions that have started;
+- nothing goes to an address that bounced: a booking flagged `email_undeliverable_at`
+  (see `bounces`), or an address on the suppression list for all mail (it bounced for
+  another booking); a spam report alone does not stop reminders, which the prospect asked for;
 - moving a booking clears both marks, so the new time is reminded afresh.
 
 Each reminder is claimed by a conditional UPDATE (`... WHERE reminder_24h_queued_at IS NULL
@@ -23,9 +26,10 @@ import click
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from leadform.booking import emails
+from leadform.booking import bounces, emails
 from leadform.booking.reservations import ACTIVE
 from leadform.db import db
+from leadform.messages.suppressions import may_send
 from leadform.models import Booking, BookingEvent
 
 DAY = timedelta(hours=24)
@@ -42,6 +46,8 @@ def queue_due_reminders(now: datetime) -> int:
     now = _naive_utc(now)
     queued = 0
     for booking in _upcoming(now):
+        if not may_send(booking.email, transactional=True):
+            continue
         kind = _due_kind(booking, now)
         if kind is not None and _claim_and_queue(booking, kind, now):
             queued += 1
@@ -49,12 +55,13 @@ def queue_due_reminders(now: datetime) -> int:
 
 
 def _upcoming(now: datetime) -> list[Booking]:
-    """Return confirmed, unerased bookings starting within the next 24 hours."""
+    """Return confirmed, unerased bookings with a working address starting within 24 hours."""
     return db.session.scalars(
         select(Booking)
         .where(
             Booking.status == ACTIVE,
             Booking.anonymised_at.is_(None),
+            Booking.email_undeliverable_at.is_(None),
             Booking.slot_start > now,
             Booking.slot_start <= now + DAY,
         )
@@ -93,6 +100,7 @@ def _claim_and_queue(booking: Booking, kind: str, now: datetime) -> bool:
             Booking.id == booking.id,
             Booking.status == ACTIVE,
             Booking.anonymised_at.is_(None),
+            Booking.email_undeliverable_at.is_(None),
             Booking.slot_start == booking.slot_start,
             column.is_(None),
         )
@@ -116,8 +124,11 @@ def _naive_utc(moment: datetime) -> datetime:
 
 
 def init_app(app: Flask) -> None:
-    """Register `flask reminders send`."""
+    """Register `flask reminders send`, and the bounce handler that stops reminders."""
     app.cli.add_command(reminders_cli)
+    # Wired here, beside the reminders it stops; it belongs in the wing's init_app next to
+    # reminders.init_app once that file is free to edit.
+    bounces.init_app(app)
 
 
 @click.group("reminders")

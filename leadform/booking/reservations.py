@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, bindparam, literal_column, select, text
+from sqlalchemy import Select, bindparam, literal_column, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from leadform.booking import emails
+from leadform.booking import emails, guard
 from leadform.booking.slots import (
     Availability,
     Slot,
@@ -27,6 +27,11 @@ from leadform.messages import webhooks
 from leadform.models import Booking, BookingEvent
 
 ACTIVE = "confirmed"
+# A booking made during a surge waits in HELD for its prospect's confirmation, then becomes
+# ACTIVE, or EXPIRED once its hold ends. Both ACTIVE and HELD keep the time from others.
+HELD = guard.HELD
+EXPIRED = "expired"
+BUSY_STATUSES = (ACTIVE, HELD)
 # How far back a confirmed booking can still matter: today's cap counts the whole host day.
 RELEVANT_PAST = timedelta(days=2)
 # Longer than any booking: a session fits inside one day's opening window (slots.py checks
@@ -62,6 +67,8 @@ class BookingRequest:
     utm_term: str | None = None
     utm_content: str | None = None
     referrer: str | None = None
+    # The readiness check the prospect came from, when they booked from its result.
+    readiness_check_id: int | None = None
 
 
 def active_bookings(
@@ -105,10 +112,11 @@ def _active_query(within_span: bool, excluding: bool) -> Select:
 
     Cached, because composing the statement costs more than running it on a few rows.
     """
-    # A literal, not a parameter, so that PostgreSQL can use the partial slot index
-    # (WHERE status = 'confirmed') even in the generic plan of a prepared statement.
+    # Literals, not parameters, so that PostgreSQL can use the partial slot index
+    # (WHERE status IN ('confirmed', 'held')) even in the generic plan of a prepared statement.
+    busy = [literal_column(f"'{status}'") for status in BUSY_STATUSES]
     query = select(Booking.slot_start, Booking.slot_end).where(
-        Booking.status == literal_column(f"'{ACTIVE}'"), Booking.slot_end > bindparam("since")
+        Booking.status.in_(busy), Booking.slot_end > bindparam("since")
     )
     if within_span:
         query = query.where(
@@ -167,13 +175,16 @@ def reserve_slot(
     privacy_version: str,
     now: datetime,
     source: str = SOURCE_FORM,
+    surge: guard.SurgePolicy | None = None,
 ) -> Booking:
     """Book `request.slot_start` atomically with its emails; raise SlotUnavailable or SlotTaken.
 
     What does not depend on other bookings (whether the time is offered at all, the rendered
     emails and invite) is prepared before the reservation lock, so the lock is held only to
     read the nearby bookings, check against them and store. `source` says where the booking
-    came from (the booking form, the desk, an import); its history starts with it.
+    came from (the booking form, the desk, an import); its history starts with it. With a
+    `surge` policy, a booking made during a surge is only held until its prospect confirms
+    it (guard.SurgeFull when too many already wait).
     """
     # Not offered, too soon or too far does not depend on other bookings: no lock needed.
     slot = bookable_slot(availability, request.slot_start, now)
@@ -181,15 +192,70 @@ def reserve_slot(
     messages = emails.booking_emails(booking)
     nearby = check_span(availability, slot)
     with reservation():
+        release_expired_holds(now)
         check_free(availability, slot, active_bookings(now, span=nearby))
+        surging = surge is not None and guard.must_hold(surge, _naive_utc(now))
         db.session.add(booking)
         db.session.add(_created_event(booking, now, source))
-        for kind, message in messages:
-            emails.queue_email(message, kind=kind, booking=booking)
-        # The webhook payload needs the stored row's id and defaults.
-        db.session.flush()
-        webhooks.queue_booking_event(booking, "booking.created", now=now)
+        if surging:
+            _hold(booking, surge, surging, now)
+        else:
+            _store_new_booking(booking, messages, now)
     return booking
+
+
+def _store_new_booking(booking: Booking, messages, now: datetime) -> None:
+    """Queue a confirmed booking's emails and its webhook, in the reservation's transaction."""
+    for kind, message in messages:
+        emails.queue_email(message, kind=kind, booking=booking)
+    # The webhook payload needs the stored row's id and defaults.
+    db.session.flush()
+    webhooks.queue_booking_event(booking, "booking.created", now=now)
+
+
+def _hold(booking: Booking, policy: guard.SurgePolicy, state: guard.SurgeState, now) -> None:
+    """Keep the time for the prospect until they confirm from the email; tell the team once."""
+    booking.status = HELD
+    booking.hold_until = _naive_utc(now) + timedelta(minutes=policy.hold_minutes)
+    db.session.flush()
+    emails.queue_hold_request(booking, policy.hold_minutes)
+    if guard.surge_notice_due(_naive_utc(now), policy.notice_hours):
+        emails.queue_surge_notice(state, policy)
+
+
+def release_expired_holds(now: datetime) -> int:
+    """Free the times of held bookings whose hold has ended; return how many."""
+    result = db.session.execute(
+        update(Booking)
+        .where(Booking.status == HELD, Booking.hold_until <= _naive_utc(now))
+        .values(status=EXPIRED)
+    )
+    return result.rowcount
+
+
+class HoldEnded(Exception):
+    """The held booking was confirmed already, or its hold ended and its time was freed."""
+
+
+def confirm_hold(booking: Booking, now: datetime) -> None:
+    """Turn a held booking into a confirmed one and send what a new booking sends.
+
+    Raises HoldEnded when it is not held any more (already confirmed, or expired).
+    """
+    with reservation():
+        result = db.session.execute(
+            update(Booking)
+            .where(
+                Booking.id == booking.id,
+                Booking.status == HELD,
+                Booking.hold_until > _naive_utc(now),
+            )
+            .values(status=ACTIVE, hold_until=None)
+        )
+        if result.rowcount != 1:
+            raise HoldEnded("This booking is no longer waiting for confirmation.")
+        db.session.refresh(booking)
+        _store_new_booking(booking, emails.booking_emails(booking), now)
 
 
 def _created_event(booking: Booking, now: datetime, source: str) -> BookingEvent:
@@ -199,6 +265,7 @@ def _created_event(booking: Booking, now: datetime, source: str) -> BookingEvent
         kind="created",
         slot_start=booking.slot_start,
         actor="prospect" if source == SOURCE_FORM else source,
+        source=source,
         at=_naive_utc(now),
     )
 

@@ -591,3 +591,51 @@ def choices_by_day(slots: Iterable[Slot], tz: ZoneInfo) -> list[dict]:
         {"label": day_label(day), "slots": [(slot_value(s), time_label(s, tz)) for s in day_slots]}
         for day, day_slots in group_by_local_day(slots, tz)
     ]
+
+
+# --- Months, offsets and countries, for the day-then-time picker ---------------------------
+
+
+def offered_months(av: Availability, now: datetime, tz: ZoneInfo) -> list[tuple[int, int]]:
+    """Return the (year, month)s in zone `tz` that can hold a bookable slot at `now`.
+
+    From the month of the earliest bookable instant (now + notice) to that of the latest
+    (now + horizon), both read in `tz`; a month beyond the horizon is never offered.
+    """
+    first = (_as_utc(now) + av.minimum_notice).astimezone(tz).date()
+    last = (_as_utc(now) + av.horizon).astimezone(tz).date()
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def utc_offset_label(moment: datetime) -> str:
+    """Return the UTC offset of aware `moment` as "UTC", "UTC+1", "UTC−5" or "UTC+5:30"."""
+    minutes = int(moment.utcoffset().total_seconds() // 60)
+    if minutes == 0:
+        return "UTC"
+    # U+2212, the minus sign, reads better than a hyphen next to a number.
+    sign = "\u2212" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+@lru_cache(maxsize=1)
+def zones_by_country() -> Mapping[str, tuple[str, ...]]:
+    """Return ISO 3166 country code -> its canonical zones, in zone.tab's order.
+
+    zone.tab lists a country's most populous zone first (America/New_York for US); empty
+    when zone.tab cannot be read.
+    """
+    table = _read_zone_tab() or ""
+    known = _known_zone_names()
+    countries: dict[str, list[str]] = {}
+    for line in table.splitlines():
+        if line and line[0] != "#":
+            code, _, name = line.split("\t")[:3]
+            if name in known:
+                countries.setdefault(code, []).append(name)
+    return MappingProxyType({code: tuple(names) for code, names in countries.items()})

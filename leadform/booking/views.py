@@ -1,7 +1,13 @@
-"""The booking pages: the form with its free slots, the confirmation and the calendar file."""
+"""The booking pages: choose a day and a time, then the form; the confirmation; the invite.
 
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
+`GET /book` is the picker (month, day and zone in the query string, so every step is a plain
+link); `GET /book?slot=...` is the form for that time; `POST /book` books. Every link keeps the
+attribution (`from`, `utm_*`, `referrer`) and the zone (`tz`), so a zone change or a day
+picked is never counted as a new visit and the booking records where it came from.
+"""
+
+from datetime import UTC, date, datetime
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -14,10 +20,10 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
 
 from leadform.booking import emails, pages, reservations, tokens, visits
 from leadform.booking.forms import (
+    ATTRIBUTION_LIMITS,
     NEUTRAL_ERROR,
     BookingForm,
     SpamSuspected,
@@ -28,16 +34,20 @@ from leadform.booking.slots import (
     Slot,
     SlotUnavailable,
     available_slots,
-    choices_by_day,
     format_range,
+    is_zone_choice,
+    offered_months,
     parse_slot_value,
     resolve_timezone,
-    timezone_choices,
+    slot_value,
 )
 from leadform.extensions import limiter
 
 bp = Blueprint("book", __name__)
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+TIME_GONE = "That time is no longer free — please choose another."
+# Offered instead of a time that was just taken, so the answers typed are not lost.
+ALTERNATIVES = 6
 
 
 @bp.after_request
@@ -54,10 +64,10 @@ def _rate_limit() -> str:
 @bp.route("/book", methods=["GET", "POST"])
 @limiter.limit(_rate_limit, methods=["POST"])
 def book():
-    """Show the booking form with the free slots; on a valid POST, reserve the slot."""
+    """Show the picker, or the form for the chosen time; on a valid POST, book it."""
     visits.count_booking_page_visit(request.method, request.args, datetime.now(UTC))
     if request.method == "GET":
-        return _blank_form()
+        return _form_step() if "slot" in request.args else _picker_step()
     form = BookingForm()
     notice = None
     if form.validate_on_submit():
@@ -70,7 +80,7 @@ def book():
             form.slot.errors = [reservations.SLOT_TAKEN_MESSAGE]
         else:
             return redirect(url_for("book.confirmed", public_id=booking.public_id), code=303)
-    return _form_with_errors(form, notice)
+    return _form_page(form, notice)
 
 
 def _reserve(form: BookingForm):
@@ -94,121 +104,179 @@ def _reserve(form: BookingForm):
     )
 
 
-def _prefill() -> dict:
-    """Read the attribution and the zone from the query string and the Referer header."""
+# --- Step 1: the day, then the time ----------------------------------------------------------
+
+
+def _picker_step(notice: str | None = None):
+    """Render the month grid, the chosen day's times and the zone list."""
+    zone = prospect_zone(request.args.get("tz"))
+    now = datetime.now(UTC)
+    av = current_app.extensions["availability"]
+    free = available_slots(av, now, reservations.active_bookings_outside_transaction(now))
+    pick = pages.pick_day(
+        free,
+        zone,
+        offered_months(av, now, zone),
+        request.args.get("month"),
+        request.args.get("day"),
+    )
+    carried = _carried(_attribution())
+    return render_template(
+        "booking/choose.html",
+        pick=pick,
+        notice=notice,
+        zone_name=zone.key,
+        zone_options=pages.zone_options(zone.key, _likely_zones(), now),
+        carried=carried,
+        link=lambda **params: booking_link(carried | {"tz": zone.key} | params),
+        detect_zone="tz" not in request.args,
+    )
+
+
+def prospect_zone(name: str | None) -> ZoneInfo:
+    """Return the listed zone called `name`, else the host's: an unlisted `tz` is ignored."""
+    host = _host_zone_name()
+    if isinstance(name, str) and is_zone_choice(name, extra=(host,)):
+        return ZoneInfo(name)
+    return ZoneInfo(host)
+
+
+def booking_link(params: dict) -> str:
+    """Return /book with `params` (empty values left out) as its query string."""
+    query = urlencode({key: value for key, value in params.items() if value}, quote_via=quote)
+    return f"{url_for('book.book')}?{query}"
+
+
+def _likely_zones() -> tuple[str, ...]:
+    """Return the zones to list first: from the Accept-Language regions, then the host's."""
+    header = request.headers.get("Accept-Language")
+    return pages.likely_zones(header) + (_host_zone_name(),)
+
+
+def _attribution() -> dict:
+    """Return the attribution of this visit, cleaned as the form's hidden fields are."""
     args = request.args
     data = {name: args.get(name) for name in UTM_PARAMS}
     data["source_article"] = args.get("from")
     data["referrer"] = args.get("referrer") or _outside_referrer()
-    # The form's filters clean and cut these values as they would posted ones.
-    data["timezone"] = _display_zone_name(args.get("tz"))
-    return data
+    return clean_attribution(data)
 
 
 def _outside_referrer() -> str | None:
-    """Return the Referer unless it is the booking page itself (a time zone reload)."""
+    """Return the Referer unless it is the booking page itself (a step of the flow)."""
     referrer = request.referrer
     if referrer and urlsplit(referrer).path == url_for("book.book"):
         return None
     return referrer
 
 
-def _host_zone_name() -> str:
-    return current_app.config["SITE"]["availability"]["timezone"]
-
-
-def _display_zone_name(requested: str | None) -> str:
-    """Return the valid zone name to show times in (the host's when `requested` is not)."""
-    host = _host_zone_name()
-    return resolve_timezone(requested, ZoneInfo(host)).key
-
-
-def _blank_form():
-    """Show the empty form: rendered once per state and reused (see leadform/pages.py).
-
-    Only the hidden inputs are this visitor's own, so the form object is built only when
-    the page has to be rendered.
-    """
-    prefill = _prefill()
-    zone_name = prefill["timezone"]
-    attribution = clean_attribution(prefill)
-    detect_zone = "tz" not in request.args
-    availability = current_app.extensions["availability"]
-    now = datetime.now(UTC)
-    busy = reservations.active_bookings_outside_transaction(now)
-
-    def render(free: list[Slot], picker: Markup, inputs: Markup) -> str:
-        form = BookingForm(data=prefill)
-        return _render_page(form, None, zone_name, free, detect_zone, picker, inputs)
-
-    page = pages.cached_page(
-        (zone_name, detect_zone, tuple(busy)),
-        now,
-        lambda: available_slots(availability, now, busy),
-        render,
-    )
-    return page.fill(
-        pages.picker_inputs(_carry_over_query(attribution)),
-        pages.form_inputs(sign_started(), attribution),
-    )
-
-
-def _form_with_errors(form: BookingForm, notice: str | None) -> str:
-    """Render the sent form again, answers kept, errors next to their fields."""
-    zone_name = _display_zone_name(form.timezone.data)
-    form.timezone.data = form.timezone.data or zone_name
-    attribution = form.attribution
-    now = datetime.now(UTC)
-    return _render_page(
-        form,
-        notice,
-        zone_name,
-        reservations.free_slots(current_app.extensions["availability"], now),
-        False,
-        pages.picker_inputs(_carry_over_query(attribution)),
-        pages.form_inputs(sign_started(), attribution),
-    )
-
-
-def _render_page(form, notice, zone_name, free, detect_zone, picker_inputs, form_inputs) -> str:
-    """Render book.html for `form` with the free times `free` shown in `zone_name`."""
-    zones = timezone_choices(extra=(_host_zone_name(),))
-    form.timezone.choices = zones
-    return render_template(
-        "booking/book.html",
-        form=form,
-        notice=notice,
-        zone_name=zone_name,
-        zone_options=pages.zone_options(tuple(zones), zone_name),
-        days=choices_by_day(free, ZoneInfo(zone_name)),
-        detect_zone=detect_zone,
-        picker_inputs=picker_inputs,
-        form_inputs=form_inputs,
-    )
-
-
-def _carry_over_query(attribution: dict) -> dict:
-    """Return the attribution the time zone picker must keep across its reload."""
+def _carried(attribution: dict) -> dict:
+    """Return the attribution as the query parameters every link of the flow carries."""
     carried = {name: attribution.get(name) for name in UTM_PARAMS}
     carried["from"] = attribution.get("source_article")
     carried["referrer"] = attribution.get("referrer")
     return {key: value for key, value in carried.items() if value}
 
 
+def _host_zone_name() -> str:
+    return current_app.config["SITE"]["availability"]["timezone"]
+
+
+# --- Step 2: about you -----------------------------------------------------------------------
+
+
+def _form_step():
+    """Show the form for the time in `?slot=`, or the picker again if it is not free."""
+    try:
+        start = parse_slot_value(request.args.get("slot", ""))
+    except ValueError:
+        return _picker_step(notice=TIME_GONE)
+    slot = next((slot for slot in _free_now() if slot.start == start), None)
+    if slot is None:
+        return _picker_step(notice=TIME_GONE)
+    zone = prospect_zone(request.args.get("tz"))
+    data = _attribution() | {"slot": slot_value(slot), "timezone": zone.key}
+    return _form_page(BookingForm(data=data), None)
+
+
+def _free_now() -> list[Slot]:
+    return reservations.free_slots(current_app.extensions["availability"], datetime.now(UTC))
+
+
+def _form_page(form: BookingForm, notice: str | None):
+    """Render the form: the chosen time on top (or other times if it went), answers kept."""
+    form.started.data = sign_started()
+    zone = prospect_zone(form.timezone.data)
+    # A zone that is not listed was shown as ours; send that one back, not the bad one.
+    form.timezone.data = zone.key
+    start = _slot_start(form.slot.data)
+    slot = Slot(start, start + current_app.extensions["availability"].session) if start else None
+    day = slot.start.astimezone(zone).date() if slot else None
+    return render_template(
+        "booking/details.html",
+        form=form,
+        notice=notice,
+        chosen=format_range(slot, zone) if slot else None,
+        zone_name=zone.key,
+        alternatives=_alternatives(form, zone, day),
+        attribution_fields=list(ATTRIBUTION_LIMITS),
+        change_link=_change_link(form, zone, day),
+    )
+
+
+def _slot_start(value: str | None) -> datetime | None:
+    try:
+        return parse_slot_value(value or "")
+    except ValueError:
+        return None
+
+
+def _alternatives(form: BookingForm, zone: ZoneInfo, day: date | None) -> list:
+    """Return free times from the chosen day on, when the chosen one cannot be booked."""
+    if not form.slot.errors:
+        return []
+    free = [
+        slot for slot in _free_now() if day is None or slot.start.astimezone(zone).date() >= day
+    ]
+    return [pages.time_choice(slot, zone) for slot in free[:ALTERNATIVES]]
+
+
+def _change_link(form: BookingForm, zone: ZoneInfo, day: date | None) -> str:
+    """Return the picker's link back to the chosen day, the attribution kept."""
+    params = _carried(form.attribution) | {"tz": zone.key}
+    if day:
+        params["day"] = day.isoformat()
+    return booking_link(params)
+
+
+# --- After booking ---------------------------------------------------------------------------
+
+
 @bp.get("/book/confirmed/<public_id>")
 def confirmed(public_id: str):
-    """Show the booked session in the prospect's and the host's time zones."""
+    """Show the booked session in the prospect's zone (and the host's, if different)."""
     booking = reservations.find_booking(public_id) or abort(404)
     slot = reservations.booking_slot(booking)
-    host_zone = _host_zone_name()
+    host_zone = ZoneInfo(_host_zone_name())
+    own_zone = resolve_timezone(booking.timezone, host_zone)
     return render_template(
         "booking/confirmed.html",
         booking=booking,
-        prospect_time=format_range(slot, resolve_timezone(booking.timezone, ZoneInfo(host_zone))),
-        host_time=format_range(slot, ZoneInfo(host_zone)),
-        host_zone=host_zone,
+        prospect_time=format_range(slot, own_zone),
+        host_time=format_range(slot, host_zone) if own_zone.key != host_zone.key else None,
+        host_zone=host_zone.key,
+        calendar_links=calendar_links_for(booking),
         manage_path=url_for("manage.page", token=tokens.manage_token(booking)),
     )
+
+
+def calendar_links_for(booking) -> dict:
+    """Return the "Add to Google Calendar" and "Add to Outlook" links for the session."""
+    slot = reservations.booking_slot(booking)
+    site = current_app.config["SITE"]
+    title = f"{site['assessment']['name']} with {site['firm']['name']}"
+    manage = tokens.manage_url(booking)
+    return pages.calendar_links(title, slot, f"Change or cancel: {manage}")
 
 
 @bp.get("/book/<public_id>/invite.ics")

@@ -4,7 +4,8 @@ A visit is one GET of /book without a `tz` parameter: the booking page reloads i
 `tz=<zone>` when a prospect's browser reports a different time zone (or they pick one), and
 counting that reload would count one person twice. Nothing about the visitor is stored: no
 IP address, no cookie, no user agent; only the day, the article and the campaign tags, with
-a counter. See docs/adoption.md.
+a counter. See docs/adoption.md. The article is one of the site's own slugs, or "other" for
+any made-up `from` value (booking/sources.py), so nobody can add rows to the report at will.
 
 Visits are added up in memory and written every LEADFORM_VISIT_FLUSH_SECONDS (one upsert per
 day and source), so a page view costs no database write: a write per view would serialize
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from leadform.booking import sources
 from leadform.booking.forms import ATTRIBUTION_MAX, truncate
 from leadform.db import db
 from leadform.models import BookingPageVisit
@@ -65,11 +67,14 @@ def clean_value(value: str | None) -> str:
 
 
 def visit_key(args: Mapping[str, str]) -> VisitKey | None:
-    """Return the visit's key from the booking page's query string, None for a tz reload."""
+    """Return the visit's key from the booking page's query string, None for a tz reload.
+
+    Call within the app: an article not among the site's slugs is counted as "other".
+    """
     if RELOAD_PARAMETER in args:
         return None
     return VisitKey(
-        source_article=clean_value(args.get("from")),
+        source_article=sources.source_key(clean_value(args.get("from")), sources.known_sources()),
         utm_source=clean_value(args.get("utm_source")),
         utm_medium=clean_value(args.get("utm_medium")),
         utm_campaign=clean_value(args.get("utm_campaign")),
@@ -211,6 +216,8 @@ def _write_at_exit(buffer_ref: weakref.ref) -> None:
 
 def init_app(app: Flask) -> None:
     """Give `app` its visit buffer (LEADFORM_VISIT_FLUSH_SECONDS), written at exit too."""
+    # The counter is the first to need the site's slugs; the report reads the same list.
+    sources.init_app(app)
     buffer = VisitBuffer(app, app.config["VISIT_FLUSH_SECONDS"])
     app.extensions[_EXTENSION_KEY] = buffer
     # A weak reference: test runs create hundreds of apps and must not keep them alive.

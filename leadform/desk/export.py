@@ -1,11 +1,18 @@
 """The bookings CSV: one row per booking, safe to open in a spreadsheet.
 
+Every CSV the service writes goes through `spreadsheet_csv` (the adoption report's too):
 A cell starting with =, +, -, @, a tab or a carriage return is a formula to Excel and
-LibreOffice; such cells get a leading apostrophe so they stay text (OWASP's advice).
+LibreOffice; such cells get a leading apostrophe so they stay text (OWASP's advice). That is
+not enough on its own: Excel in a German, French or Dutch locale splits on ";" and a row
+broken at a line break starts a new cell, so "Semi Colon;=1+1;" would hand it the cell
+"=1+1". So every cell is quoted, and an apostrophe also goes after any ",", ";", tab or line
+break that is followed by a formula character: whatever separator the reader picks, no cell
+it sees starts like a formula.
 """
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -13,6 +20,9 @@ from zoneinfo import ZoneInfo
 from leadform.models import Booking
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Where a reader may start a cell: the start, or after a separator some locale uses or a
+# line break; what follows (spaces skipped, as some readers trim them) is a formula start.
+_FORMULA_AT_A_CELL_START = re.compile(r"(?:^|(?<=[,;\t\r\n]))(?=[ ]*[=+\-@\t\r])")
 BOM = "\ufeff"  # lets Excel read the file as UTF-8
 HEADERS = [
     "reference",
@@ -38,9 +48,22 @@ HEADERS = [
 
 
 def neutralise(value) -> str:
-    """Return `value` as text a spreadsheet will not run as a formula."""
+    """Return `value` as text a spreadsheet will not run as a formula, whatever its separator."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return _FORMULA_AT_A_CELL_START.sub("'", text)
+
+
+def spreadsheet_csv(header: Iterable[str], rows: Iterable[Iterable]) -> str:
+    """Return CSV text with every cell quoted and neutralised (see the module's docstring).
+
+    Quoting every cell keeps a reader that splits on "," from splitting inside one;
+    neutralising covers readers that split elsewhere.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow([neutralise(cell) for cell in header])
+    writer.writerows([neutralise(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
 
 
 def _iso(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -78,13 +101,8 @@ def booking_row(booking: Booking, host_zone: ZoneInfo) -> list[str]:
 
 def bookings_csv(bookings: Iterable[Booking], host_zone: ZoneInfo) -> str:
     """The whole CSV document (BOM, header row, one row per booking)."""
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    for booking in bookings:
-        writer.writerow(booking_row(booking, host_zone))
-    return buffer.getvalue()
+    rows = (booking_row(booking, host_zone) for booking in bookings)
+    return BOM + spreadsheet_csv(HEADERS, rows)
 
 
 def export_filename(tab: str, today: date) -> str:

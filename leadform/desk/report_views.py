@@ -100,8 +100,9 @@ def articles_csv():
     """Download the per-article table of the period as CSV."""
     form = period_form()
     if not form.validate():
-        # The page shows the same form with its errors next to the fields.
-        return redirect(url_for("reports.adoption", **request.args), code=303)
+        # The page shows the same form with its errors next to the fields. Only the form's
+        # own fields go back: url_for reads names like _method or _external as options.
+        return redirect(url_for("reports.adoption", **_form_args()), code=303)
     report = _adoption_report(form)
     filename = f"adoption-articles-{report.start.isoformat()}-{report.end.isoformat()}.csv"
     return Response(
@@ -117,6 +118,12 @@ def _adoption_report(form: ReportPeriodForm) -> reports.AdoptionReport:
     return reports.adoption_report(
         form.start.data, form.end.data, datetime.now(UTC), zone_name=_host_zone_name()
     )
+
+
+def _form_args() -> dict:
+    """The period form's values from the query string, nothing else."""
+    names = ReportPeriodForm().data.keys()
+    return {name: request.args[name] for name in names if name in request.args}
 
 
 def _period_args(report: reports.AdoptionReport) -> dict:

@@ -9,9 +9,7 @@ escaped text. Plain functions over the session; the admin view only formats the 
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -20,7 +18,9 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy import case, func, select
 
+from leadform.booking import sources
 from leadform.db import db
+from leadform.desk.export import spreadsheet_csv
 from leadform.models import Booking, BookingPageVisit
 
 DIRECT_LABEL = "(direct / unknown)"
@@ -31,8 +31,6 @@ DEFAULT_PERIOD_DAYS = 90
 EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2999, 12, 31)
 # Three years of weeks still make a readable chart; a typo like year 0026 would not.
 MAX_PERIOD_DAYS = 3 * 366
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = (
     "source_article",
     "visits",
@@ -105,29 +103,8 @@ class AdoptionReport:
 
 
 def read_titles(content_dir: Path) -> dict[str, str]:
-    """Map slugs to titles from the Markdown headers of content/articles and content/pages.
-
-    A missing folder gives an empty map: the report then shows slugs only.
-    """
-    titles: dict[str, str] = {}
-    for path in sorted(content_dir.glob("*/*.md")):
-        headers = _markdown_headers(path)
-        slug = headers.get("slug") or path.stem
-        if headers.get("title"):
-            titles[slug] = headers["title"]
-    return titles
-
-
-def _markdown_headers(path: Path) -> dict[str, str]:
-    """Read Pelican's `Key: value` header lines, up to the first blank line."""
-    headers = {}
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            key, colon, value = line.partition(":")
-            if not line.strip() or not colon:
-                break
-            headers[key.strip().lower()] = value.strip()
-    return headers
+    """Map slugs to titles from the content's Markdown headers (see sources.read_titles)."""
+    return sources.read_titles(content_dir)
 
 
 def article_label(slug: str) -> str:
@@ -204,6 +181,17 @@ def _visit_counts(start: date, end: date) -> list[ReportRow]:
     return [ReportRow(key=tuple(row[:4]), visits=row[4]) for row in db.session.execute(statement)]
 
 
+def _known_only(rows: list[ReportRow], known: Collection[str]) -> list[ReportRow]:
+    """Give every row whose article is not a known source the article "other".
+
+    Bookings store what the form sent, and counters may predate the limit; either way a
+    made-up `from` must not become a row of its own.
+    """
+    for row in rows:
+        row.key = (sources.source_key(row.key[0], known), *row.key[1:])
+    return rows
+
+
 def _roll_up(rows: Iterable[ReportRow], key_of) -> list[ReportRow]:
     """Merge rows whose `key_of(row.key)` is equal; most bookings, then visits, first."""
     merged: dict[tuple, ReportRow] = {}
@@ -237,14 +225,23 @@ def weekly_counts(days: Iterable[date], start: date, last_day: date) -> list[Wee
     return [WeekCount(monday=week, bookings=count) for week, count in counts.items()]
 
 
-def adoption_report(start: date, end: date, now: datetime, *, zone_name: str) -> AdoptionReport:
+def adoption_report(
+    start: date,
+    end: date,
+    now: datetime,
+    *,
+    zone_name: str,
+    known_sources: Collection[str] | None = None,
+) -> AdoptionReport:
     """Build the adoption report for the host-zone days `start`..`end` (both included).
 
     `now` (aware) stops the weekly series at the current week; raise ReportPeriodError.
+    Articles other than `known_sources` (the app's: the site's slugs) are counted as "other".
     """
     check_period(start, end)
     lower, upper = period_bounds(start, end, zone_name)
-    rows = _booking_counts(lower, upper) + _visit_counts(start, end)
+    known = sources.known_sources() if known_sources is None else known_sources
+    rows = _known_only(_booking_counts(lower, upper) + _visit_counts(start, end), known)
     report = AdoptionReport(start=start, end=end, zone_name=zone_name)
     report.by_article = _roll_up(rows, lambda key: key[:1])
     report.by_campaign = _roll_up(rows, lambda key: key[1:])
@@ -255,13 +252,6 @@ def adoption_report(start: date, end: date, now: datetime, *, zone_name: str) ->
     return report
 
 
-def _safe_cell(value: object) -> object:
-    """Prefix a text cell a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def _csv_rate(rate: float | None) -> str:
     """A rate as a plain percentage number for spreadsheets; empty when undefined."""
     return "" if rate is None else f"{rate * 100:.1f}"
@@ -269,15 +259,15 @@ def _csv_rate(rate: float | None) -> str:
 
 def articles_csv(report: AdoptionReport) -> str:
     """Return the per-article table as CSV text, safe to open in a spreadsheet."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    for row in [*report.by_article, report.totals]:
-        label = article_label(row.key[0]) if row.key else "Total"
-        cells = (label, row.visits, row.bookings, row.cancellations, row.attended)
-        cells += (_csv_rate(row.booking_rate), _csv_rate(row.attendance_rate))
-        writer.writerow([_safe_cell(cell) for cell in cells])
-    return buffer.getvalue()
+    rows = [*report.by_article, report.totals]
+    return spreadsheet_csv(CSV_HEADER, [_csv_cells(row) for row in rows])
+
+
+def _csv_cells(row: ReportRow) -> tuple:
+    """One row of the per-article CSV: its label, counts and rates."""
+    label = article_label(row.key[0]) if row.key else "Total"
+    cells = (label, row.visits, row.bookings, row.cancellations, row.attended)
+    return cells + (_csv_rate(row.booking_rate), _csv_rate(row.attendance_rate))
 
 
 # The chart's geometry in SVG user units; the viewBox lets CSS scale it to the page.

@@ -4,6 +4,7 @@ Every page but the sign-in form needs a signed-in operator (checked before each 
 and every answer is marked `no-store`, since nearly all of them show personal data.
 """
 
+import time
 from datetime import UTC, datetime
 
 from flask import (
@@ -21,8 +22,8 @@ from flask import (
 from leadform.booking import changes
 from leadform.booking.slots import Slot, format_range
 from leadform.db import db
-from leadform.desk import auth, export, queries, services
-from leadform.desk.forms import AttendanceForm, ConfirmForm, LoginForm, NoteForm
+from leadform.desk import auth, export, queries, services, throttle, two_factor
+from leadform.desk.forms import AttendanceForm, CodeForm, ConfirmForm, LoginForm, NoteForm
 from leadform.extensions import limiter
 from leadform.messages import outbox
 from leadform.models import Booking, utcnow
@@ -30,15 +31,16 @@ from leadform.models import Booking, utcnow
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 LIST_LIMIT = 200
 OUTBOX_LIMIT = 200
-PUBLIC_ENDPOINTS = {"admin.login"}
+# The two sign-in steps; every other desk page needs a full session.
+PUBLIC_ENDPOINTS = {"admin.login", "admin.login_code"}
 
 
 @bp.before_request
 def _require_operator():
-    """Send anyone without a live operator session to the sign-in page."""
-    if request.endpoint not in PUBLIC_ENDPOINTS and auth.current_operator() is None:
-        return auth.login_redirect()
-    return None
+    """Send anyone without a live operator session to the sign-in page (or to enrol)."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    return auth.guard_request()
 
 
 bp.after_request(auth.keep_private)
@@ -79,7 +81,7 @@ def _login_rate_limit() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_rate_limit, methods=["POST"])
 def login():
-    """Show the sign-in form; on valid credentials start a session and go on."""
+    """Show the sign-in form; on valid credentials go on to the code step or the desk."""
     if request.method == "GET" and auth.current_operator() is not None:
         return redirect(url_for("admin.bookings"))
     form = LoginForm(next=request.args.get("next"))
@@ -87,17 +89,54 @@ def login():
     if form.validate_on_submit():
         try:
             operator = auth.authenticate(form.username.data, form.password.data)
+        except throttle.AccountLocked as exc:
+            return render_template("desk/login.html", form=form, error=str(exc)), 429
         except auth.InvalidCredentials as exc:
             error = str(exc)
         else:
-            auth.sign_in(operator)
-            return redirect(auth.safe_next(form.next.data) or url_for("admin.bookings"), 303)
+            return _after_password(operator, auth.safe_next(form.next.data))
     return render_template("desk/login.html", form=form, error=error)
+
+
+def _after_password(operator, next_url: str | None):
+    """Ask for the second factor if the operator has one; otherwise sign in and go on."""
+    if two_factor.is_enabled(operator):
+        auth.begin_second_factor(operator, next_url)
+        return redirect(url_for("admin.login_code"), 303)
+    auth.sign_in(operator)
+    if auth.must_enrol(operator):
+        return redirect(url_for("account.two_factor"), 303)
+    return redirect(next_url or url_for("admin.bookings"), 303)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def login_code():
+    """The second sign-in step: a code from the authenticator app, or a recovery code."""
+    operator = auth.pending_operator()
+    if operator is None:
+        return redirect(url_for("admin.login"))
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            throttle.check_not_locked(operator.username, utcnow())
+            two_factor.check_code(operator, form.code.data, time.time())
+        except throttle.AccountLocked as exc:
+            return render_template("desk/login_code.html", form=form, error=str(exc)), 429
+        except two_factor.WrongCode as exc:
+            throttle.record_failure(operator.username, utcnow())
+            error = str(exc)
+        else:
+            next_url = auth.pop_next()
+            auth.sign_in(operator)
+            return redirect(next_url or url_for("admin.bookings"), 303)
+    return render_template("desk/login_code.html", form=form, error=error)
 
 
 @bp.post("/logout")
 def logout():
-    """End the session and return to the sign-in page."""
+    """End every session of the operator and return to the sign-in page."""
     if ConfirmForm().validate_on_submit():
         auth.sign_out()
         flash("You are signed out.", "info")

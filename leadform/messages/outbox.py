@@ -16,7 +16,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import click
@@ -25,13 +25,14 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from leadform.db import db
-from leadform.messages import webhooks
+from leadform.messages import delivery, webhooks
 from leadform.messages.senders import (
     DeliveryError,
     EmailMessage,
     MailConfigError,
     MailError,
     PermanentDeliveryError,
+    Receipt,
     Sender,
     TransientDeliveryError,
     make_sender,
@@ -65,6 +66,30 @@ class MessageNotFoundError(OutboxError):
 
 class MessageNotFailedError(OutboxError):
     """Only a failed message can be requeued; this one is queued or already sent."""
+
+
+class ChannelTakenError(OutboxError, ValueError):
+    """A channel name is built in ("email", "webhook") or already registered by another wing."""
+
+
+# Channels other wings deliver through the outbox (e.g. "calendar"), name -> deliver(message).
+# They live on the app, so the messages wing knows their names only at run time.
+CHANNELS_KEY = "messages.outbox_channels"
+BUILT_IN_CHANNELS = ("email", webhooks.CHANNEL)
+ChannelDeliver = Callable[["ClaimedMessage"], None]
+
+
+def register_channel(app: Flask, name: str, deliver: ChannelDeliver) -> None:
+    """Have the worker of `app` hand messages of channel `name` to `deliver(message)`.
+
+    `deliver` gets the ClaimedMessage and raises TransientDeliveryError (retried with the
+    usual backoff) or PermanentDeliveryError (failed at once); returning means delivered.
+    Registering the same function again is harmless; another one for a taken name is not.
+    """
+    channels = app.extensions.setdefault(CHANNELS_KEY, {})
+    if name in BUILT_IN_CHANNELS or channels.get(name, deliver) is not deliver:
+        raise ChannelTakenError(f"The outbox channel {name!r} is already taken")
+    channels[name] = deliver
 
 
 @dataclass
@@ -160,8 +185,8 @@ def claim_due(worker_id: str, now: datetime, batch_size: int) -> list[ClaimedMes
     return rows
 
 
-def dispatch(sender: Sender, message: ClaimedMessage) -> None:
-    """Deliver one message through the transport its channel names."""
+def dispatch(sender: Sender, message: ClaimedMessage) -> Receipt | None:
+    """Deliver one message through the transport its channel names; return its receipt."""
     if message.channel == "email":
         try:
             email = EmailMessage.from_dict(message.payload)
@@ -169,25 +194,30 @@ def dispatch(sender: Sender, message: ClaimedMessage) -> None:
             raise PermanentDeliveryError(
                 f"Unreadable email payload: {type(exc).__name__}"
             ) from None
-        sender.send(email)
-        return
+        # The id travels with the email (a SendGrid custom arg) so its events can find it.
+        return sender.send(replace(email, outbox_id=message.id))
     if message.channel == webhooks.CHANNEL:
         webhooks.deliver(message)
-        return
+        return None
+    registered = current_app.extensions.get(CHANNELS_KEY, {}).get(message.channel)
+    if registered is not None:
+        registered(message)
+        return None
     raise UnknownChannelError(f"No transport for channel {message.channel!r}")
 
 
-def _attempt(sender: Sender, message: ClaimedMessage) -> DeliveryError | None:
-    """Try one delivery; return the error (never raise) so the outcome is always recorded."""
+def _attempt(
+    sender: Sender, message: ClaimedMessage
+) -> tuple[Receipt | None, DeliveryError | None]:
+    """Try one delivery; return (receipt, error), never raising, so the outcome is recorded."""
     try:
-        dispatch(sender, message)
+        return dispatch(sender, message), None
     except DeliveryError as exc:
-        return exc
+        return None, exc
     except Exception as exc:  # a bug in a sender must not kill the worker
         # Only the type is logged: an exception's text may quote an address.
         logger.error("Unexpected %s delivering outbox message %s", type(exc).__name__, message.id)
-        return TransientDeliveryError(f"Unexpected {type(exc).__name__}")
-    return None
+        return None, TransientDeliveryError(f"Unexpected {type(exc).__name__}")
 
 
 def _outcome(message: ClaimedMessage, error: DeliveryError | None, now: datetime) -> tuple:
@@ -226,6 +256,28 @@ def record_outcome(message, error, *, worker_id: str, started: datetime, now: da
     return outcome
 
 
+def record_reply(message_id: int, receipt: Receipt | None, error, now: datetime) -> None:
+    """Record what the receiving side said (accepted, refused, deferred) as a delivery event.
+
+    Its own transaction, after the outcome is safely stored: a failing bounce handler must
+    cost the event, never the worker or the record of the attempt.
+    """
+    state = receipt.state if receipt else getattr(error, "delivery_state", None)
+    if state is None:
+        return
+    detail = receipt.detail if receipt else str(error)
+    try:
+        message = db.session.get(OutboxMessage, message_id)
+        event = "accepted" if receipt else state
+        delivery.record_event(
+            message, source="worker", event=event, state=state, occurred_at=now, detail=detail
+        )
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        logger.error("Outbox message %s: reply not recorded (%s)", message_id, type(exc).__name__)
+
+
 def release(messages: list[ClaimedMessage], worker_id: str) -> None:
     """Hand back claimed messages unsent, so the next pass need not wait for the lease."""
     ids = [message.id for message in messages]
@@ -257,9 +309,10 @@ def deliver_due(
             report.released = len(batch) - index
             break
         started = fixed_now or utcnow()
-        error = _attempt(sender, message)
+        receipt, error = _attempt(sender, message)
         finished = fixed_now or utcnow()
         outcome = record_outcome(message, error, worker_id=worker_id, started=started, now=finished)
+        record_reply(message.id, receipt, error, finished)
         _count(report, outcome)
         logger.info("Outbox message %s (%s): %s", message.id, message.kind, outcome)
     return report

@@ -3,7 +3,10 @@
 `EmailMessage` is what the outbox stores (as `to_dict()`) and what every sender takes.
 A sender has one method, `send(message)`, and reports failure with one of two errors:
 `TransientDeliveryError` (try again later) or `PermanentDeliveryError` (retrying will not
-help). `make_sender(config)` picks the sender named by `MAIL_BACKEND`.
+help). A sender that hears what the receiving side said returns a `Receipt` (SMTP, SendGrid);
+errors that say what became of the recipient carry a `delivery_state` ("bounced", "deferred"),
+which the outbox records as a delivery event. `make_sender(config)` picks the sender named by
+`MAIL_BACKEND`.
 
 Error texts never carry the API key or an address: they end up in `last_error` and logs.
 """
@@ -11,6 +14,7 @@ Error texts never carry the API key or an address: they end up in `last_error` a
 from __future__ import annotations
 
 import base64
+import email.policy
 import http.client
 import logging
 import os
@@ -33,21 +37,32 @@ from sendgrid.helpers.mail import (
 )
 from sendgrid.helpers.mail import (
     Content,
+    CustomArg,
     Disposition,
     FileContent,
     FileName,
     FileType,
+    Header,
     Mail,
     ReplyTo,
 )
 from sendgrid.helpers.mail.exceptions import SendGridException
 
 MAIL_BACKENDS = ("sendgrid", "smtp", "file", "console")
+# The custom argument SendGrid echoes in every event about a message: how events find it.
+OUTBOX_ID_ARG = "outbox_id"
 INVITE_MIMETYPE = "text/calendar; method=REQUEST"
 # Anything that looks like an address is replaced before an error is stored or logged.
 _ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
 _LINE_BREAKS = ("\r", "\n")
 _MAX_ERROR_CHARS = 500
+# The only extra headers a message may carry (RFC 2369/8058 list headers, spelt as sent): a
+# caller can never set From, Bcc or a routing header this way.
+ALLOWED_HEADERS = ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post")
+_MAX_HEADER_CHARS = 900  # with the name in front, under SMTP's 998-character line limit
+# Extra headers are written unfolded (set_raw): the default policy would fold a long URL into
+# RFC 2047 encoded words, which a structured header such as List-Unsubscribe must not hold.
+_MIME_POLICY = email.policy.default.clone(refold_source="none")
 
 
 class MailError(Exception):
@@ -65,6 +80,9 @@ class MailConfigError(MailError):
 class DeliveryError(MailError):
     """A sender could not deliver a message; the text is safe to store and log."""
 
+    # What the error says about the recipient, when it says something ("bounced", ...).
+    delivery_state: str | None = None
+
 
 class TransientDeliveryError(DeliveryError):
     """Delivery failed for a reason that may pass (timeout, 429, 5xx, SMTP 4xx)."""
@@ -72,6 +90,26 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Delivery failed for a reason retrying cannot fix (other 4xx, SMTP 5xx)."""
+
+
+class RecipientRefusedError(PermanentDeliveryError):
+    """The SMTP server refused the recipient for good (5xx): the address bounced."""
+
+    delivery_state = "bounced"
+
+
+class RecipientDeferredError(TransientDeliveryError):
+    """The SMTP server refused the recipient for now (4xx): delivery is deferred."""
+
+    delivery_state = "deferred"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the receiving side said when it took a message: a state and a safe detail."""
+
+    state: str  # "accepted": the provider or relay took it; its fate comes later
+    detail: str  # e.g. "SMTP 250: recipient accepted"; never an address
 
 
 def scrub(text: str, *secrets: str | None) -> str:
@@ -87,6 +125,22 @@ def _check_header(name: str, value: str | None) -> None:
     """Reject a header value that could smuggle in a second header."""
     if value is not None and any(ch in value for ch in _LINE_BREAKS):
         raise InvalidEmailError(f"The {name} must be a single line (it contains CR or LF).")
+
+
+def _checked_headers(headers) -> tuple[tuple[str, str], ...]:
+    """Return `headers` (a mapping or pairs) as (canonical name, value) pairs, or raise."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    allowed = {name.lower(): name for name in ALLOWED_HEADERS}
+    checked = []
+    for name, value in pairs:
+        canonical = allowed.get(str(name).lower())
+        if canonical is None:
+            raise InvalidEmailError(f"The header {str(name)[:40]!r} is not one a message may set.")
+        if not isinstance(value, str) or not value or len(value) > _MAX_HEADER_CHARS:
+            raise InvalidEmailError(f"The {canonical} header needs a value of 1 to 900 characters.")
+        _check_header(f"{canonical} header", value)
+        checked.append((canonical, value))
+    return tuple(checked)
 
 
 @dataclass(frozen=True)
@@ -124,10 +178,17 @@ class EmailMessage:
     from_: str
     reply_to: str | None = None
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    # The outbox row this is sent for (set by the worker, not stored in the payload), so the
+    # provider's later events can name it.
+    outbox_id: int | None = None
+    # Extra headers (names from ALLOWED_HEADERS), e.g. a newsletter's one-click unsubscribe;
+    # given as a mapping or pairs, kept as pairs.
+    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def __post_init__(self):
         for name in ("to", "from_", "reply_to", "subject"):
             _check_header(name.rstrip("_"), getattr(self, name))
+        object.__setattr__(self, "headers", _checked_headers(self.headers))
         for name in ("to", "from_"):
             if "@" not in parseaddr(getattr(self, name))[1]:
                 raise InvalidEmailError(f"The {name.rstrip('_')} address is not an address.")
@@ -142,7 +203,7 @@ class EmailMessage:
             "text": self.text,
             "html": self.html,
             "attachments": [attachment.to_dict() for attachment in self.attachments],
-        }
+        } | ({"headers": dict(self.headers)} if self.headers else {})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> EmailMessage:
@@ -156,14 +217,15 @@ class EmailMessage:
             text=data["text"],
             html=data["html"],
             attachments=attachments,
+            headers=data.get("headers") or (),
         )
 
 
 class Sender(Protocol):
     """Anything that can deliver an `EmailMessage`."""
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver `message` or raise a `DeliveryError`."""
+    def send(self, message: EmailMessage) -> Receipt | None:
+        """Deliver `message` (returning what the other side said, if known) or raise."""
 
 
 def _split_mimetype(mimetype: str) -> tuple[str, str, dict[str, str]]:
@@ -176,7 +238,7 @@ def _split_mimetype(mimetype: str) -> tuple[str, str, dict[str, str]]:
 
 def to_mime(message: EmailMessage) -> MimeMessage:
     """Build the MIME form: text and HTML alternatives plus any attachments."""
-    mime = MimeMessage()
+    mime = MimeMessage(policy=_MIME_POLICY)
     mime["From"] = message.from_
     mime["To"] = message.to
     if message.reply_to:
@@ -184,6 +246,8 @@ def to_mime(message: EmailMessage) -> MimeMessage:
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(localtime=False, usegmt=True)
     mime["Message-ID"] = make_msgid(domain=parseaddr(message.from_)[1].rpartition("@")[2])
+    for name, value in message.headers:
+        mime.set_raw(name, value)
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
     for attachment in message.attachments:
@@ -227,7 +291,7 @@ class SendGridSender:
         # The library has no default timeout; without one a stalled API hangs the worker.
         self._client.client.timeout = timeout
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage) -> Receipt:
         """Post `message` to /v3/mail/send, mapping failures to delivery errors."""
         try:
             mail = self.build_mail(message)
@@ -243,6 +307,7 @@ class SendGridSender:
         except (OSError, http.client.HTTPException) as exc:
             # Timeouts (TimeoutError), refused connections (URLError), dropped sockets.
             raise TransientDeliveryError(f"SendGrid unreachable: {type(exc).__name__}") from None
+        return Receipt("accepted", "SendGrid accepted the message")
 
     @staticmethod
     def build_mail(message: EmailMessage) -> Mail:
@@ -252,6 +317,11 @@ class SendGridSender:
         mail.add_content(Content("text/html", message.html))
         if message.reply_to:
             mail.reply_to = ReplyTo(message.reply_to)
+        if message.outbox_id is not None:
+            # SendGrid repeats custom args in each event about the message (values: strings).
+            mail.custom_arg = CustomArg(OUTBOX_ID_ARG, str(message.outbox_id))
+        for name, value in message.headers:
+            mail.header = Header(name, value)  # the setter adds; v3 JSON's "headers"
         for attachment in message.attachments:
             mail.add_attachment(
                 SendGridAttachment(
@@ -287,8 +357,8 @@ class SMTPSender:
         self.host, self.port, self.timeout = host, port, timeout
         self.username, self.password, self.starttls = username, password, starttls
 
-    def send(self, message: EmailMessage) -> None:
-        """Hand `message` to the SMTP server, mapping failures to delivery errors."""
+    def send(self, message: EmailMessage) -> Receipt:
+        """Hand `message` to the SMTP server; return its answer or raise a delivery error."""
         mime = to_mime(message)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
@@ -296,14 +366,26 @@ class SMTPSender:
                     smtp.starttls()
                 if self.username:
                     smtp.login(self.username, self.password or "")
-                smtp.send_message(mime)
+                refused = smtp.send_message(mime)
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({code for code, _ in exc.recipients.values()})
-            raise _smtp_error(codes[-1], "recipient refused") from None
+            raise _refusal(exc.recipients) from None
         except smtplib.SMTPResponseException as exc:
             raise _smtp_error(exc.smtp_code, type(exc).__name__) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientDeliveryError(f"SMTP unreachable: {type(exc).__name__}") from None
+        if refused:
+            # Some recipients were taken and some not: the refusal is what we must act on.
+            raise _refusal(refused)
+        return Receipt("accepted", "SMTP 250: recipient accepted")
+
+
+def _refusal(recipients: Mapping) -> DeliveryError:
+    """The error for refused recipients: a bounce for 5xx, a deferral for 4xx."""
+    code = max(code for code, _ in recipients.values())
+    text = f"SMTP {code}: recipient refused"
+    if 400 <= code < 500:
+        return RecipientDeferredError(text)
+    return RecipientRefusedError(text)
 
 
 def _smtp_error(code: int, what: str) -> DeliveryError:

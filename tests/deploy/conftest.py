@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -37,7 +38,9 @@ from tests.conftest import (
 
 VENV_BIN = ROOT / ".venv" / "bin"
 NGINX_CONF = ROOT / "deploy" / "nginx" / "tessellate.conf"
-GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
+UNITS = ROOT / "deploy" / "systemd"
+# Where the units (and docs/deploy.md) expect the checkout; the tests run this one instead.
+APP_DIR = "/srv/tessellate/app"
 TEST_SECRET = "deploy-test-secret-0123456789abcdef"  # noqa: S105 - a test value
 START_TIMEOUT = 30.0
 
@@ -101,6 +104,60 @@ def stop(service: Service) -> None:
         process.wait(timeout=15)
 
 
+# --- the shipped systemd units ----------------------------------------------------------
+
+
+@dataclass
+class UnitCommand:
+    """What systemd would run for one instance of a unit: command, environment, folder."""
+
+    argv: list[str]
+    environment: dict[str, str]
+    working_directory: Path
+
+
+def unit_command(unit: Path, instance: str = "", app_dir: Path = ROOT) -> UnitCommand:
+    """Read a unit's ExecStart, Environment and WorkingDirectory as systemd would.
+
+    `%i` becomes `instance`, and the checkout's production path (/srv/tessellate/app) this
+    checkout, so the test runs the very command the unit runs. Fails if a line is missing.
+    """
+    service = {}
+    environment = {}
+    for line in unit.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if not sep or line.startswith(("#", ";")):
+            continue
+        value = value.replace("%i", instance).replace(APP_DIR, str(app_dir))
+        if key == "Environment":
+            name, _, setting = value.partition("=")
+            environment[name] = setting
+        else:
+            service[key] = value
+    for key in ("ExecStart", "WorkingDirectory", "EnvironmentFile"):
+        assert key in service, f"{unit.name} has no {key}="
+    assert service["EnvironmentFile"] == "/etc/tessellate/leadform.env", unit.name
+    return UnitCommand(
+        shlex.split(service["ExecStart"]), environment, Path(service["WorkingDirectory"])
+    )
+
+
+def start_unit(name: str, unit: Path, instance: str, env: dict, logs: Path) -> Service:
+    """Start one instance of a shipped unit with `env` standing for its EnvironmentFile."""
+    command = unit_command(unit, instance)
+    log = logs / f"{name}.log"
+    with open(log, "wb") as handle:
+        process = subprocess.Popen(
+            command.argv,
+            env=env | command.environment,
+            cwd=command.working_directory,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Service(name, process, log)
+
+
 def answers_http(url: str, context: ssl.SSLContext | None = None) -> bool:
     """Whether GET `url` answers 200 (connection errors count as no)."""
     scheme, rest = url.split("://", 1)
@@ -143,21 +200,27 @@ class SlowRecordingHandler:
 # --- nginx ---------------------------------------------------------------------------------
 
 
-# What the shipped config says -> what the test runs. Each must appear in the file.
+# What the shipped config says -> what the test runs. Each must appear in the file. The
+# canonical name becomes 127.0.0.1 (what the tests connect to), the second name localhost.
 def nginx_substitutions(stack: "Stack", site_dir: Path, cert: Path, key: Path) -> dict:
-    """The production placeholders and their test values."""
+    """The production placeholders and their test values, in the order they are applied."""
+    logs = stack.tmp / "logs"
     return {
-        "listen [::]:80;\n": "",
-        "listen [::]:443 ssl http2;\n": "",
-        "listen 80;": f"listen 127.0.0.1:{stack.http_port};",
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{stack.https_port} ssl http2;",
+        "    listen [::]:80 default_server;\n": "",
+        "    listen [::]:443 ssl http2;\n": "",
+        "    listen [::]:443 ssl http2 default_server;\n": "",
+        "listen 80 default_server;": f"listen 127.0.0.1:{stack.http_port} default_server;",
+        "listen 443 ssl http2": f"listen 127.0.0.1:{stack.https_port} ssl http2",
         "server 127.0.0.1:8001 ": f"server 127.0.0.1:{stack.app_ports[0]} ",
         "server 127.0.0.1:8002 ": f"server 127.0.0.1:{stack.app_ports[1]} ",
         "root /srv/tessellate/site;": f"root {site_dir};",
-        "/var/log/nginx/tessellate.access.log": str(stack.tmp / "logs" / "nginx-access.log"),
-        "root /var/www/certbot;": f"root {stack.tmp / 'certbot'};",
-        "/etc/letsencrypt/live/tessellate.example/fullchain.pem": str(cert),
-        "/etc/letsencrypt/live/tessellate.example/privkey.pem": str(key),
+        "/var/log/nginx/tessellate.access.log": str(logs / "nginx-access.log"),
+        "/var/log/nginx/tessellate.error.log": str(logs / "nginx-site-error.log"),
+        "root /var/www/html;": f"root {stack.tmp / 'certbot'};",
+        "/etc/letsencrypt/live/www.tessellate.example/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/www.tessellate.example/privkey.pem": str(key),
+        "www.tessellate.example": "127.0.0.1",
+        "tessellate.example": "localhost",
     }
 
 
@@ -230,9 +293,10 @@ class Stack:
         return f"https://127.0.0.1:{self.https_port}"
 
     def start_worker(self, name: str) -> Service:
-        """Start one more outbox worker with the stack's environment."""
-        cmd = [str(VENV_BIN / "flask"), "--app", "leadform", "outbox", "run"]
-        self.services[name] = start(name, cmd, self.env, self.tmp / "logs")
+        """Start one more outbox worker: leadform-outbox@.service's command, this environment."""
+        unit = UNITS / "leadform-outbox@.service"
+        instance = name.rsplit("-", 1)[-1]
+        self.services[name] = start_unit(name, unit, instance, self.env, self.tmp / "logs")
         return self.services[name]
 
     def sql(self, statement: str, params: tuple = ()) -> list[tuple]:
@@ -330,13 +394,14 @@ def migrate(stack: Stack) -> None:
 
 
 def start_apps(stack: Stack) -> None:
-    """Start both gunicorn instances and wait until each answers /healthz."""
-    gunicorn = str(VENV_BIN / "gunicorn")
+    """Start both gunicorn instances (leadform@PORT) and wait until each answers /healthz."""
     for letter, port in zip("ab", stack.app_ports, strict=True):
-        env = stack.env | {"GUNICORN_BIND": f"127.0.0.1:{port}"}
-        cmd = [gunicorn, "-c", str(GUNICORN_CONF), "leadform:create_app()"]
-        stack.services[f"gunicorn-{letter}"] = start(
-            f"gunicorn-{letter}", cmd, env, stack.tmp / "logs"
+        stack.services[f"gunicorn-{letter}"] = start_unit(
+            f"gunicorn-{letter}",
+            UNITS / "leadform@.service",
+            str(port),
+            stack.env,
+            stack.tmp / "logs",
         )
     for letter, port in zip("ab", stack.app_ports, strict=True):
         service = stack.services[f"gunicorn-{letter}"]

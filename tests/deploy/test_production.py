@@ -56,8 +56,12 @@ def new_visitor(stack, route: str = "nginx") -> Visitor:
 
 
 def open_booking_form(visitor: Visitor, route: str | None = None) -> FormPage:
-    """GET /book and parse it."""
+    """GET /book (the picker), follow its first free time; parse the form page."""
     status, _, body = visitor.request("GET", "/book", route=route)
+    assert status == 200, body[:500]
+    picker = FormPage(body)
+    assert picker.time_links, "the booking page offers no time"
+    status, _, body = visitor.request("GET", picker.time_links[0], route=route)
     assert status == 200, body[:500]
     return FormPage(body)
 
@@ -151,6 +155,20 @@ def test_booking_pages_keep_the_apps_own_cache_header(production):
     assert headers.get_all("Cache-Control") == ["no-store"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/readiness-check", 200),
+        ("GET", "/newsletter/subscribe", 405),  # the service's answer, not the site's 404
+        ("GET", "/email/events", 405),
+    ],
+)
+def test_every_service_page_reaches_the_service(production, method, path, status):
+    answer, headers, _ = new_visitor(production).request(method, path)
+    assert answer == status
+    assert headers.get_all("Cache-Control") == ["no-store"] or answer == 405
+
+
 def test_text_assets_are_compressed(production):
     gzip_ok = {"Accept-Encoding": "gzip"}
     _, headers, _ = new_visitor(production).request("GET", "/theme/css/site.css", headers=gzip_ok)
@@ -224,8 +242,7 @@ def book_in_browser(browser, base: str) -> None:
         page.goto(base + LANDING)
         page.locator('main a[href^="/book"]').first.click()
         page.wait_for_url(re.compile(r"/book\?"))
-        first = page.locator('input[name="slot"]').first
-        page.locator(f'label[for="{first.get_attribute("id")}"]').click()
+        page.locator("a.time").first.click()
         page.get_by_label("Your name").fill("Production Prospect")
         page.get_by_label("Work email").fill(PROSPECT)
         page.get_by_label("Company", exact=True).fill("Acme Insurance")

@@ -277,3 +277,43 @@ def test_deployments_sharing_one_redis_count_apart(make_app):
     # Each deployment's second POST is over its own limit; the first is never over the other's.
     assert statuses == [[False, True], [False, True]]
     assert all(keys.values()), keys
+
+
+def site_with_session(tmp_path, session: str) -> Path:
+    """A copy of the tests' site.toml with a [session] table."""
+    fixture = Path(__file__).parent / "fixtures" / "site.toml"
+    site = tmp_path / "site.toml"
+    site.write_text(fixture.read_text() + "\n[session]\n" + session)
+    return site
+
+
+def test_booking_policies_come_from_site_toml(tmp_path):
+    site = site_with_session(tmp_path, "change_cutoff_hours = 5\nmax_moves = 7\n")
+
+    app = create_app({"SECRET_KEY": "x" * 40, "SITE_FILE": site})
+
+    assert (app.config["MANAGE_CUTOFF_HOURS"], app.config["MAX_MOVES"]) == (5, 7)
+
+
+def test_the_environment_overrides_a_site_policy(tmp_path, monkeypatch):
+    site = site_with_session(tmp_path, "change_cutoff_hours = 5\nmax_moves = 7\n")
+    monkeypatch.setenv("LEADFORM_MANAGE_CUTOFF_HOURS", "48")
+
+    app = create_app({"SECRET_KEY": "x" * 40, "SITE_FILE": site})
+
+    assert (app.config["MANAGE_CUTOFF_HOURS"], app.config["MAX_MOVES"]) == (48, 7)
+
+
+def test_a_site_without_session_policies_keeps_the_defaults(tmp_path):
+    site = site_with_session(tmp_path, "")
+
+    app = create_app({"SECRET_KEY": "x" * 40, "SITE_FILE": site})
+
+    assert (app.config["MANAGE_CUTOFF_HOURS"], app.config["MAX_MOVES"]) == (12, 2)
+
+
+def test_a_bad_site_policy_stops_start_up(tmp_path):
+    site = site_with_session(tmp_path, 'change_cutoff_hours = "soon"\n')
+
+    with pytest.raises(ConfigError, match="change_cutoff_hours"):
+        create_app({"SECRET_KEY": "x" * 40, "SITE_FILE": site})

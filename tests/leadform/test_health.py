@@ -95,3 +95,57 @@ def test_a_bad_lag_is_refused_at_start_up(tmp_path, monkeypatch, raw):
     monkeypatch.setenv("LEADFORM_READY_MAX_OUTBOX_LAG_SECONDS", raw)
     with pytest.raises(ConfigError, match="LEADFORM_READY_MAX_OUTBOX_LAG_SECONDS"):
         create_app(base_config(tmp_path))
+
+
+OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
+
+
+def break_schema(app) -> None:
+    """Make the migrations check fail, as a database left at an old revision would."""
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = 'old0revision'"))
+        db.session.commit()
+
+
+def test_readyz_tells_an_outside_address_only_ok(client):
+    response = client.get("/readyz", environ_base=OUTSIDE)
+    assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
+def test_readyz_tells_an_outside_address_only_not_ready(app, client):
+    break_schema(app)
+    response = client.get("/readyz", environ_base=OUTSIDE)
+    assert (response.status_code, response.json) == (503, {"status": "not ready"})
+    assert "old0revision" not in response.get_data(as_text=True)
+
+
+def test_readyz_trusts_the_forwarded_address_behind_a_proxy(make_app):
+    app = make_app(TRUSTED_PROXIES=1)
+    break_schema(app)
+    response = app.test_client().get("/readyz", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.json == {"status": "not ready"}
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.3.4.5", "::1"])
+def test_readyz_gives_loopback_the_detail(app, client, address):
+    break_schema(app)
+    response = client.get("/readyz", environ_base={"REMOTE_ADDR": address})
+    assert response.json["failed"] == ["migrations"]
+
+
+def test_readyz_gives_a_configured_network_the_detail(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEADFORM_READYZ_ALLOW", "10.1.0.0/16, 2001:db8::/32")
+    app = create_app(base_config(tmp_path))  # never upgraded, so not ready
+    client = app.test_client()
+    inside = client.get("/readyz", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert "migrations" in inside.json["failed"]
+    assert "checks" in client.get("/readyz", environ_base={"REMOTE_ADDR": "2001:db8::5"}).json
+    outside = client.get("/readyz", environ_base={"REMOTE_ADDR": "10.2.0.1"})
+    assert outside.json == {"status": "not ready"}
+
+
+@pytest.mark.parametrize("raw", ["10.1.0.0/33", "everyone", "10.1.0.0/16,,"])
+def test_a_bad_readyz_network_is_refused_at_start_up(tmp_path, monkeypatch, raw):
+    monkeypatch.setenv("LEADFORM_READYZ_ALLOW", raw)
+    with pytest.raises(ConfigError, match="LEADFORM_READYZ_ALLOW"):
+        create_app(base_config(tmp_path))

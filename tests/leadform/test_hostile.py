@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select, update
 
 from leadform import create_app
+from leadform.booking.forms import clean_line, clean_text
 from leadform.db import db
 from leadform.models import Booking, OutboxMessage
 from tests.leadform.booking_pages import answers, open_form
@@ -174,3 +175,32 @@ def test_nul_bytes_never_reach_postgresql(pg_app):
             db.session.commit()
     assert statuses <= {200, 303, 400}
     assert 303 in statuses
+
+
+# --- invisible and direction-override characters (Unicode category Cf) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "cleaned"),
+    [
+        ("Ann \u202egnp.exe\u202c Lee", "Ann gnp.exe Lee"),  # shown as "Ann exe.png Lee"
+        ("\u2066Acme\u2069 Ltd", "Acme Ltd"),
+        ("Ann\u200bLee\u2060", "AnnLee"),
+        ("\ufeffAnn\u00adLee", "AnnLee"),
+        ("Ann\u200d\u200cLee", "AnnLee"),
+        ("a\U000e0041b", "ab"),  # a tag character, outside the Basic Multilingual Plane
+        ("Siobhán O'Brien", "Siobhán O'Brien"),
+        ("שלום עליכם", "שלום עליכם"),
+        ("王小明", "王小明"),
+        ("José\u00a0Núñez", "José Núñez"),
+    ],
+)
+def test_single_line_answers_lose_invisible_and_direction_characters(raw, cleaned):
+    assert clean_line(raw) == cleaned
+
+
+def test_free_text_loses_direction_overrides_but_keeps_joiners():
+    # Emoji sequences and scripts such as Persian need the zero-width (non-)joiner.
+    goals = "👩🏽\u200d💼 lead\nمی\u200cخواهم\n\u202eevil\u202c and\u200b more"
+
+    assert clean_text(goals) == "👩🏽\u200d💼 lead\nمی\u200cخواهم\nevil and more"

@@ -17,7 +17,7 @@ import leadform
 from tests.conftest import ROOT
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-WINGS = ("booking", "messages", "desk")
+WINGS = ("booking", "calendars", "messages", "desk", "newsletter", "readiness")
 
 
 def _copy_package(tmp_path: Path) -> Path:
@@ -67,6 +67,17 @@ def test_contracts_hold_on_the_real_package(tmp_path):
         ("messages/webhooks.py", "from leadform.desk import reports  # noqa"),
         ("models.py", "from leadform.messages import senders  # noqa"),
         ("health.py", "import leadform.booking.reservations  # noqa"),
+        ("newsletter/services.py", "from leadform.booking import tokens  # noqa"),
+        ("newsletter/feed.py", "import leadform.desk.export  # noqa"),
+        ("newsletter/tokens.py", "import leadform.calendars  # noqa"),
+        ("messages/outbox.py", "import leadform.newsletter.models  # noqa"),
+        ("models.py", "import leadform.newsletter.models  # noqa"),
+        ("calendars/sync.py", "from leadform.booking import slots  # noqa"),
+        ("messages/invites.py", "import leadform.calendars.busy  # noqa"),
+        ("readiness/services.py", "from leadform.booking import reservations  # noqa"),
+        ("readiness/scoring.py", "import leadform.newsletter.models  # noqa"),
+        ("messages/rendering.py", "import leadform.readiness.scoring  # noqa"),
+        ("config.py", "import leadform.readiness.questions  # noqa"),
     ],
 )
 def test_an_upward_import_breaks_a_contract(tmp_path, module, upward):

@@ -133,7 +133,7 @@ def test_text_is_the_development_default(tmp_path):
 
 
 def test_json_is_the_production_default(tmp_path):
-    app = create_app(base_config(tmp_path, ENV_NAME="production"))
+    app = create_app(base_config(tmp_path, ENV_NAME="production", SECRET_KEY="p" * 64))
     assert app.config["LOG_FORMAT"] == "json"
 
 

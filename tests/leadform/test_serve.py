@@ -110,6 +110,8 @@ def test_serve_books_and_its_worker_sends_the_emails(served):
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
     with opener.open(base + "/book", timeout=10) as response:
+        picker = FormPage(response.read().decode())
+    with opener.open(base + picker.time_links[0], timeout=10) as response:
         page = FormPage(response.read().decode())
     body = urllib.parse.urlencode(answers(page)).encode()
     with opener.open(base + "/book", data=body, timeout=10) as response:

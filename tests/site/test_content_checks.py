@@ -244,3 +244,33 @@ def test_all_problems_are_reported_in_one_build(tmp_path):
     assert "3 problem(s)" in output, output
     for name in ("bad-date.md:2:", "bad-link.md:5:", "no-summary.md:1:"):
         assert name in output, output
+
+
+READINESS_FIXTURE = ROOT / "tests" / "leadform" / "readiness" / "fixture_questions.toml"
+
+
+def readiness_file(**replace: str) -> str:
+    """The readiness tests' question file, pointed at this site's two articles."""
+    text = READINESS_FIXTURE.read_text()
+    text = text.replace("first-article#second-heading", "a-good-article")
+    text = text.replace("first-article", "a-good-article").replace(
+        "second-article", "a-second-article"
+    )
+    for old, new in replace.items():
+        text = text.replace(old, new, 1)
+    return text
+
+
+def test_a_valid_readiness_file_builds(tmp_path):
+    result, output = build(tmp_path, {"readiness.toml": readiness_file()})
+    assert result.returncode == 0, output
+
+
+def test_a_broken_readiness_file_fails_the_build_naming_the_line(tmp_path):
+    broken = readiness_file(**{"weight = 3": "weight = -3"})
+    line = next(n for n, text in enumerate(broken.splitlines(), 1) if "weight = -3" in text)
+
+    result, output = build(tmp_path, {"readiness.toml": broken})
+
+    assert result.returncode == 1
+    assert f"readiness.toml:{line}: dimension 'alpha': `weight` must be a number above 0" in output

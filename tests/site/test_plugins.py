@@ -3,7 +3,6 @@ throwaway site that exercises what the real content does not (pagination, drafts
 future dates, hostile titles)."""
 
 import json
-import os
 import random
 import re
 import shutil
@@ -514,8 +513,10 @@ def published_site(tmp_path_factory) -> Path:
 
 
 def public_origin() -> str:
-    """The public origin publishconf.py uses (overridable there with $SITEURL)."""
-    return os.environ.get("SITEURL", "https://www.tessellate.example").rstrip("/")
+    """The public origin publishconf.py builds for ($LEADFORM_PUBLIC_URL, else its placeholder)."""
+    import publishconf
+
+    return publishconf.SITEURL
 
 
 def test_published_canonical_uses_the_public_domain(published_site):

@@ -46,21 +46,22 @@ def test_slots_are_shown_in_the_chosen_zone(client):
     page = FormPage(page_html)
     first = parse_slot_value(page.slots[0]).astimezone(NEW_YORK)
     assert f"{first:%H:%M}–" in page_html
-    assert re.search(r"\d\d:\d\d–\d\d:\d\d E[SD]T", page_html)
+    assert re.search(r'\d\d:\d\d–\d\d:\d\d <span class="time__zone">E[SD]T</span>', page_html)
     assert page.selected["tz"] == "America/New_York"
-    assert page.selected["timezone"] == "America/New_York"
+    assert open_form(client, "/book?tz=America/New_York").hidden["timezone"] == "America/New_York"
 
 
-def test_slots_are_grouped_by_day_in_fieldsets(client):
+def test_the_chosen_days_times_come_under_its_heading(client):
     body = client.get("/book").get_data(as_text=True)
-    legends = re.findall(r'<fieldset class="slot-day">\s*<legend>([^<]+)</legend>', body)
-    assert legends
-    assert re.fullmatch(r"[A-Z][a-z]+day \d{1,2} [A-Z][a-z]+ \d{4}", legends[0])
+    heading = re.search(r'<h2 id="times-title">([^<]+)</h2>\s*<ul class="times__list">', body)
+    assert heading
+    assert re.fullmatch(r"[A-Z][a-z]+day \d{1,2} [A-Z][a-z]+ \d{4}", heading.group(1))
 
 
 def test_unknown_zone_falls_back_to_the_host_zone(client):
-    page = open_form(client, "/book?tz=Not/AZone")
+    page = FormPage(client.get("/book?tz=Not/AZone").get_data(as_text=True))
     assert page.selected["tz"] == "Europe/London"
+    assert open_form(client, "/book?tz=Not/AZone").hidden["timezone"] == "Europe/London"
 
 
 def test_booking_redirects_to_the_confirmation(client, app):
@@ -370,7 +371,7 @@ def test_a_new_booking_starts_its_history_with_its_creation(app):
         assert (created.booking_id, created.kind) == (booking.id, "created")
         assert created.slot_start == slot.start.replace(tzinfo=None)
         assert created.at == now.replace(tzinfo=None)
-        assert created.actor == "prospect"
+        assert (created.actor, created.source) == ("prospect", "booking form")
 
 
 def test_the_new_booking_holds_what_the_database_holds(app):

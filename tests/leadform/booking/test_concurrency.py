@@ -43,13 +43,20 @@ class Prospect:
 
     def __init__(self, port: int, number: int):
         self.port, self.number = port, number
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        connection.request("GET", "/book")
-        response = connection.getresponse()
-        self.page = FormPage(response.read().decode())
-        cookie = SimpleCookie(response.getheader("Set-Cookie"))
+        picker, _ = self.get("/book")
+        # A tap on the first time opens the form: its CSRF token, start time and cookie.
+        html, cookie = self.get(FormPage(picker).time_links[0])
+        self.page = FormPage(html)
         self.cookie = "; ".join(f"{key}={morsel.value}" for key, morsel in cookie.items())
+
+    def get(self, path: str) -> tuple[str, SimpleCookie]:
+        """GET `path`; return (body, cookies set)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read().decode()
         connection.close()
+        return body, SimpleCookie(response.getheader("Set-Cookie"))
 
     def submit(self, slot: str) -> tuple[int, str]:
         """POST the form for `slot`; return (status, body)."""

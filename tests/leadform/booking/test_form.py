@@ -45,6 +45,7 @@ def booking_count(app) -> int:
 
 @pytest.mark.parametrize(("field", "value", "message"), BAD_INPUTS)
 def test_bad_answer_is_explained_next_to_its_field(client, app, field, value, message):
+    # The time and its zone (hidden inputs) are explained at the chosen time, id "when".
     page = open_form(client)
     response = client.post("/book", data=answers(page, **{field: value}))
     body = response.get_data(as_text=True)
@@ -53,9 +54,7 @@ def test_bad_answer_is_explained_next_to_its_field(client, app, field, value, me
     assert booking_count(app) == 0
 
 
-@pytest.mark.parametrize(
-    "field", ["name", "email", "company", "role", "company_size", "goals", "timezone"]
-)
+@pytest.mark.parametrize("field", ["name", "email", "company", "role", "company_size", "goals"])
 def test_invalid_field_is_marked_for_assistive_technology(client, field):
     page = open_form(client)
     body = client.post("/book", data=answers(page, **{field: "x" * 3000})).get_data(as_text=True)
@@ -70,6 +69,36 @@ def test_error_summary_links_to_each_field(client):
     summary = body.split('class="error-summary"')[1].split("</div>")[0]
     assert '<a href="#name">Enter your name.</a>' in summary
     assert '<a href="#goals">' in summary
+    assert "autofocus" in body.split('class="error-summary"')[1].split(">")[0]
+
+
+@pytest.mark.parametrize(("field", "value"), [("slot", "next tuesday"), ("timezone", "Mars/X")])
+def test_time_and_zone_errors_link_to_the_chosen_time(client, field, value):
+    page = open_form(client)
+    body = client.post("/book", data=answers(page, **{field: value})).get_data(as_text=True)
+    summary = body.split('class="error-summary"')[1].split("</div>")[0]
+    assert '<a href="#when">' in summary
+    assert 'id="when"' in body
+    assert (
+        f'id="{field}-error"'
+        in body.split('id="when"')[1].split("</fieldset>")[0].split("</div>")[0]
+    )
+
+
+def test_a_taken_time_offers_others_with_the_answers_kept(app):
+    first, second = app.test_client(), app.test_client()
+    page = open_form(second)
+    taken = page.checked_slot
+    assert first.post("/book", data=answers(open_form(first))).status_code == 303
+
+    body = second.post("/book", data=answers(page, company="Other Co")).get_data(as_text=True)
+
+    offered = FormPage(body)
+    assert offered.slots and taken not in offered.slots
+    assert offered.checked_slot is None  # nothing chosen for them
+    assert 'value="Other Co"' in body
+    response = second.post("/book", data=answers(offered, slot=offered.slots[0]))
+    assert response.status_code == 303
 
 
 def test_answers_are_kept_when_the_form_comes_back(client):
@@ -84,7 +113,7 @@ def test_answers_are_kept_when_the_form_comes_back(client):
     assert again.values["email"] == "nope"
     assert html.escape(GOALS, quote=False) in response.get_data(as_text=True)
     assert again.checked_slot == chosen
-    assert again.selected["timezone"] == "Asia/Tokyo"
+    assert again.hidden["timezone"] == "Asia/Tokyo"
     assert again.selected["company_size"] == "250-999"
     assert again.hidden["source_article"] == "ai-readiness-assessment"
     assert again.hidden["utm_source"] == "newsletter"
@@ -115,26 +144,47 @@ def test_control_characters_are_stripped(client, app):
 
 
 def test_every_field_has_a_visible_label(client):
-    body = client.get("/book").get_data(as_text=True)
-    for field in ["name", "email", "company", "role", "company_size", "goals", "timezone"]:
+    picker = FormPage(client.get("/book").get_data(as_text=True))
+    body = client.get(picker.time_links[0]).get_data(as_text=True)
+    for field in ["name", "email", "company", "role", "company_size", "goals"]:
         assert f'<label for="{field}">' in body
     assert '<label for="consent">' in body
     assert 'href="/privacy/">privacy policy</a>' in body
+    # No zone list on the form: the zone travels with the time, shown with a way back.
+    assert "<select" in body and body.count("<select") == 1  # company size only
+    assert 'class="chosen__change" href="/book?' in body
 
 
-# --- Cleaning, against the per-character definition it replaced ----------------------------
+def test_name_email_and_goals_come_first(client):
+    body = open_form_html(client)
+    order = [body.index(f'<label for="{field}">') for field in ("name", "email", "goals")]
+    later = [body.index(f'<label for="{field}">') for field in ("company", "role", "consent")]
+    assert order == sorted(order) and max(order) < min(later)
+
+
+def open_form_html(client) -> str:
+    picker = FormPage(client.get("/book").get_data(as_text=True))
+    return client.get(picker.time_links[0]).get_data(as_text=True)
+
+
+# --- Cleaning, against a per-character definition -------------------------------------------
 
 
 def reference_clean_line(value: str) -> str:
-    """Control characters (Unicode category Cc) to spaces, then whitespace collapsed."""
-    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in value)
+    """Format characters (Cf) dropped, controls (Cc) to spaces, then whitespace collapsed."""
+    kept = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in kept)
     return " ".join(text.split())
 
 
 def reference_clean_text(value: str) -> str:
-    """Line breaks made LF, other control characters but tabs dropped, ends stripped."""
+    """Line breaks made LF, controls but tabs dropped, Cf but the joiners dropped, stripped."""
     text = value.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+    return "".join(
+        ch
+        for ch in text
+        if ch in "\n\t\u200c\u200d" or unicodedata.category(ch) not in ("Cc", "Cf")
+    ).strip()
 
 
 def test_the_control_characters_are_exactly_unicode_category_cc():
@@ -147,6 +197,7 @@ def test_the_control_characters_are_exactly_unicode_category_cc():
 def test_cleaning_matches_the_per_character_definition(seed):
     rng = random.Random(seed)
     pieces = [*"ab Z\t\n\r\x00\x07\x1b\x7f\x85\x9f\xa0", "\r\n", "\u2028", "é", "😀", "\u200b"]
+    pieces += ["\u202e", "\u200d", "\ufeff", "\u00ad"]
     for _ in range(500):
         value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
 

@@ -1,5 +1,6 @@
 """The prospect's manage page over HTTP: cancel, move, delete; cut-off, limits and CSRF."""
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -61,7 +62,10 @@ def soon_booking(app, hours: float, **overrides) -> tuple[int, str]:
 # --- the page ------------------------------------------------------------------------------
 
 
-def test_page_shows_the_booking_and_the_three_forms(app, manage_client):  # noqa: F811
+def test_page_shows_the_booking_the_move_form_and_the_two_second_steps(
+    app,
+    manage_client,  # noqa: F811
+):
     _, path = new_booking(app)
 
     response = manage_client.get(path)
@@ -70,8 +74,45 @@ def test_page_shows_the_booking_and_the_three_forms(app, manage_client):  # noqa
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert "Siobhán O&#39;Brien" in body
-    for action in ("cancel", "move", "delete"):
-        assert f'action="{path}/{action}"' in body
+    assert f'action="{path}/move"' in body
+    for action in ("cancel", "delete"):
+        assert f'href="{path}/{action}"' in body
+        assert f'action="{path}/{action}"' not in body
+
+
+@pytest.mark.parametrize(
+    ("action", "button"), [("cancel", "Yes, cancel my session"), ("delete", "Delete my data")]
+)
+def test_cancel_and_delete_ask_again_on_a_page_that_changes_nothing(
+    app,
+    manage_client,  # noqa: F811
+    action,
+    button,
+):
+    booking_id, path = new_booking(app)
+
+    response = manage_client.get(f"{path}/{action}")
+
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'<form method="post" action="{path}/{action}"' in body
+    assert f">{button}</button>" in body
+    assert FormPage(body).hidden["csrf_token"]
+    booking = stored(app, booking_id)
+    assert (booking.status, booking.anonymised_at) == ("confirmed", None)
+    with app.app_context():
+        assert {m.kind for m in queued()} == {"prospect_confirmation", "team_notification"}
+
+
+def test_one_time_line_when_both_zones_are_ours(app, manage_client):  # noqa: F811
+    _, london = new_booking(app, timezone="Europe/London")
+    _, tokyo = new_booking(app, index=1, email="t@example.com", timezone="Asia/Tokyo")
+
+    same = manage_client.get(london).get_data(as_text=True)
+    other = manage_client.get(tokyo).get_data(as_text=True)
+
+    assert "Our time" not in same and "<dt>When</dt>" in same
+    assert "Your time (Asia/Tokyo)" in other and "Our time (Europe/London)" in other
 
 
 def test_broken_link_gets_a_404_page_saying_what_to_do(app, manage_client):  # noqa: F811
@@ -101,7 +142,8 @@ def test_times_are_shown_in_the_chosen_zone(app, manage_client):  # noqa: F811
 
     assert page.selected["tz"] == "America/New_York"
     assert page.hidden["tz"] == "America/New_York"
-    assert " EST</label>" in html or " EDT</label>" in html
+    zone_then_note = r'<span class="time__zone">E[SD]T</span>(?: <span [^>]+>[^<]+</span>)?</label>'
+    assert re.search(zone_then_note, html)
 
 
 def test_hostile_answers_are_escaped_on_the_page(app, manage_client):  # noqa: F811
@@ -126,7 +168,7 @@ def test_cancel_redirects_with_a_confirmation(app, manage_client):  # noqa: F811
     assert response.headers["Location"] == path
     body = manage_client.get(path).get_data(as_text=True)
     assert "Your session is cancelled." in body
-    assert 'action="' + path + '/cancel"' not in body
+    assert f'href="{path}/cancel"' not in body
     assert stored(app, booking_id).status == "cancelled"
 
 
@@ -217,15 +259,16 @@ def test_inside_the_cutoff_the_page_offers_no_changes(app, manage_client):  # no
 
     body = manage_client.get(path).get_data(as_text=True)
 
-    assert f'action="{path}/cancel"' not in body
+    assert f'href="{path}/cancel"' not in body
     assert f'action="{path}/move"' not in body
     assert f"Please write to {FIRM_EMAIL}" in body
+    assert manage_client.get(f"{path}/cancel").status_code == 303
 
 
 @pytest.mark.parametrize("action", ["cancel", "move"])
 def test_inside_the_cutoff_changes_are_refused(app, manage_client, action):  # noqa: F811
     booking_id, path = soon_booking(app, hours=6)
-    _, page = open_page(manage_client, path)
+    _, page = open_page(manage_client, f"{path}/delete")  # the one form left: its token
     with app.app_context():
         free = free_slots(app.extensions["availability"], datetime.now(UTC))[-1]
 
@@ -243,7 +286,7 @@ def test_cutoff_comes_from_the_settings(make_app):
 
     body = app.test_client().get(path).get_data(as_text=True)
 
-    assert f'action="{path}/cancel"' in body
+    assert f'href="{path}/cancel"' in body
 
 
 # --- delete my data ------------------------------------------------------------------------
@@ -251,7 +294,7 @@ def test_cutoff_comes_from_the_settings(make_app):
 
 def test_delete_needs_the_box_ticked(app, manage_client):  # noqa: F811
     booking_id, path = new_booking(app)
-    _, page = open_page(manage_client, path)
+    _, page = open_page(manage_client, f"{path}/delete")
 
     response = post(manage_client, path, "delete", page)
 
@@ -332,7 +375,8 @@ def test_move_then_cancel_in_chromium_without_javascript(app, browser, live_mana
     page.locator(f'label[for="{last.get_attribute("id")}"]').click()
     page.get_by_role("button", name="Move my session").click()
     page.get_by_text("Your session has moved.").wait_for()
-    page.get_by_role("button", name="Cancel my session").click()
+    page.get_by_role("link", name="Cancel my session").click()
+    page.get_by_role("button", name="Yes, cancel my session").click()
     page.get_by_text("Your session is cancelled.").wait_for()
     context.close()
 

@@ -1,259 +1,250 @@
-"""The booking page is rendered once per state and reused: never stale, never shared tokens."""
+"""The day-then-time picker agrees with the slot engine; every step is small and safe.
 
-import random
-from datetime import UTC, date, datetime, time, timedelta
-from types import MappingProxyType
+The grid and the times are compared with `available_slots` on the same clock, as plain
+functions and over HTTP (the view's clock frozen), for prospects in New York, London and
+Tokyo, with both daylight-saving changes of 2026 inside the horizon.
+"""
+
+import gzip
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
-from markupsafe import Markup
-from sqlalchemy import select
-from wtforms import Form, HiddenField, SelectField
 
-from leadform.booking import pages
+from leadform.booking import pages, views
 from leadform.booking.forms import BookingForm, clean_attribution
-from leadform.booking.reservations import BookingRequest, reserve_slot
-from leadform.booking.slots import Availability, available_slots, slot_value
-from leadform.db import db
-from leadform.models import Booking
-from tests.leadform.booking_pages import GOALS, answers, open_form
+from leadform.booking.slots import (
+    available_slots,
+    load_availability,
+    offered_months,
+    slot_value,
+)
+from leadform.sitefacts import load_site
+from tests.conftest import ROOT
+from tests.leadform.booking_pages import FormPage, answers, offered_slots, open_form
 
-LONDON = ZoneInfo("Europe/London")
-
-
-def reserve(app, value: str) -> None:
-    """Book the slot with form value `value` directly, as another gunicorn worker would."""
-    start = next(
-        slot.start
-        for slot in available_slots(app.extensions["availability"], datetime.now(UTC), [])
-        if slot_value(slot) == value
-    )
-    with app.app_context():
-        reserve_slot(
-            BookingRequest(
-                name="Other Worker",
-                email="other@example.com",
-                company="Elsewhere",
-                role="COO",
-                company_size="50-249",
-                goals=GOALS,
-                timezone="Europe/London",
-                slot_start=start,
-            ),
-            availability=app.extensions["availability"],
-            privacy_version="test",
-            now=datetime.now(UTC),
-        )
+ZONES = [ZoneInfo(name) for name in ("America/New_York", "Europe/London", "Asia/Tokyo")]
+# Horizons holding: US spring (8 Mar), EU spring (29 Mar), EU autumn (25 Oct), US autumn (1 Nov).
+CLOCKS = [
+    datetime(2026, 2, 20, 10, 0, tzinfo=UTC),
+    datetime(2026, 3, 20, 23, 30, tzinfo=UTC),
+    datetime(2026, 10, 10, 7, 15, tzinfo=UTC),
+    datetime(2026, 10, 24, 16, 0, tzinfo=UTC),
+]
+MAX_GZIPPED_BYTES = 14 * 1024
+MAX_FORM_CONTROLS = 60
 
 
-def second_worker(make_app):
-    """Another app on the same database file: a second process with its own page cache."""
-    return make_app()
+@pytest.fixture(scope="module")
+def availability():
+    """The real site.toml's availability."""
+    return load_availability(load_site(ROOT / "site.toml"))
 
 
-def test_the_second_visitor_gets_the_cached_page_with_their_own_tokens(app):
-    first = open_form(app.test_client())
-    second = open_form(app.test_client())
-
-    assert len(pages.page_cache(app)) == 1
-    assert first.slots == second.slots and first.slots
-    assert first.hidden["csrf_token"] != second.hidden["csrf_token"]
-
-
-def test_each_visitor_can_book_from_the_cached_page(app):
-    clients = [app.test_client() for _ in range(3)]
-    pages = [open_form(client) for client in clients]
-
-    for n, (client, page) in enumerate(zip(clients, pages, strict=True)):
-        # Times ten apart fall on different days, below the daily cap.
-        response = client.post("/book", data=answers(page, slot=page.slots[n * 10]))
-        assert response.status_code == 303, response.get_data(as_text=True)[:500]
-
-    with app.app_context():
-        assert len(db.session.scalars(select(Booking)).all()) == 3
+def every_pick(av, now, zone):
+    """Return the picker for every offered month and every free day, as the links give them."""
+    free = available_slots(av, now, [])
+    months = offered_months(av, now, zone)
+    picks = []
+    for year, month in months:
+        first = pages.pick_day(free, zone, months, pages.month_value(year, month))
+        picks.append(first)
+        for week in first.grid.weeks:
+            picks += [
+                pages.pick_day(free, zone, months, None, cell.day.isoformat())
+                for cell in week
+                if cell and cell.free
+            ]
+    return picks
 
 
-def test_a_booking_made_by_another_process_disappears_at_once(make_app):
-    app = make_app()
-    other = second_worker(make_app)
-    before = open_form(app.test_client())
+@pytest.mark.parametrize("now", CLOCKS, ids=str)
+@pytest.mark.parametrize("zone", ZONES, ids=str)
+def test_the_grid_and_times_are_exactly_the_free_slots(availability, now, zone):
+    free = available_slots(availability, now, [])
+    shown = {}
+    for pick in every_pick(availability, now, zone):
+        free_days = {cell.day for week in pick.grid.weeks for cell in week if cell and cell.free}
+        expected_days = {
+            s.start.astimezone(zone).date()
+            for s in free
+            if (s.start.astimezone(zone).year, s.start.astimezone(zone).month)
+            == (pick.grid.year, pick.grid.month)
+        }
+        assert free_days == expected_days
+        for choice in pick.times:
+            shown[choice.value] = (pick.day, choice.label)
 
-    reserve(other, before.slots[0])
-
-    after = open_form(app.test_client())
-    assert before.slots[0] not in after.slots
-    assert len(after.slots) < len(before.slots)
-
-
-def test_a_cancellation_made_elsewhere_brings_the_time_back(make_app):
-    app = make_app()
-    other = second_worker(make_app)
-    first = open_form(app.test_client()).slots[0]
-    reserve(other, first)
-    assert first not in open_form(app.test_client()).slots
-
-    with other.app_context():
-        booking = db.session.scalars(select(Booking)).one()
-        booking.status = "cancelled"
-        db.session.commit()
-
-    assert open_form(app.test_client()).slots[0] == first
+    assert sorted(shown) == [slot_value(s) for s in free]
+    for slot in free:
+        start, end = slot.local(zone)
+        assert shown[slot_value(slot)] == (start.date(), f"{start:%H:%M}–{end:%H:%M}")
 
 
-def test_each_request_gets_its_own_attribution(app):
+@pytest.mark.parametrize("zone", ZONES, ids=str)
+def test_months_beyond_the_horizon_are_not_offered(availability, zone):
+    now = CLOCKS[0]
+    months = offered_months(availability, now, zone)
+    last = (now + availability.horizon).astimezone(zone).date()
+    free = available_slots(availability, now, [])
+
+    assert months[-1] == (last.year, last.month)
+    assert pages.pick_day(free, zone, months, pages.month_value(*months[-1])).grid.next is None
+    assert pages.pick_day(free, zone, months, pages.month_value(*months[0])).grid.previous is None
+    beyond = pages.pick_day(free, zone, months, "2026-06")
+    assert (beyond.grid.year, beyond.grid.month) == months[0]
+
+
+def test_the_first_free_day_is_chosen(availability):
+    now, zone = CLOCKS[1], ZONES[1]
+    free = available_slots(availability, now, [])
+    pick = pages.pick_day(free, zone, offered_months(availability, now, zone))
+
+    assert pick.day == free[0].start.astimezone(zone).date()
+    assert [c.value for c in pick.times] == [
+        slot_value(s) for s in free if s.start.astimezone(zone).date() == pick.day
+    ]
+
+
+def test_times_outside_the_prospects_day_are_marked(availability):
+    now = CLOCKS[0]
+    free = available_slots(availability, now, [])
+    notes = {zone.key: {pages.time_choice(slot, zone).note for slot in free} for zone in ZONES}
+
+    assert notes["Europe/London"] == {None}
+    assert "early for you" in notes["America/New_York"]  # 09:00 London is 04:00 there
+    assert "late for you" in notes["Asia/Tokyo"]  # 15:00 London is midnight there
+
+
+def test_likely_zones_come_from_the_accept_language_region():
+    likely = pages.likely_zones("en-US,en;q=0.9", extra=["Europe/London"])
+
+    assert likely[0] == "Europe/London"
+    assert {"America/New_York", "America/Chicago", "America/Los_Angeles"} <= set(likely)
+    assert "America/Detroit" not in likely  # same offsets as New York all year
+    assert pages.likely_zones("garbage;;q=\x00") == ()
+
+
+# --- over HTTP, on a frozen clock -----------------------------------------------------------
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """Freeze the booking views' clock; return a setter."""
+
+    def freeze(now: datetime) -> None:
+        class Clock(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return now.astimezone(tz) if tz else now.replace(tzinfo=None)
+
+        monkeypatch.setattr(views, "datetime", Clock)
+
+    return freeze
+
+
+@pytest.mark.parametrize("now", [CLOCKS[1], CLOCKS[3]], ids=str)
+@pytest.mark.parametrize("zone", ZONES, ids=str)
+def test_the_page_offers_exactly_the_free_slots(app, frozen, now, zone):
+    frozen(now)
     client = app.test_client()
-    one = open_form(client, "/book?from=first-article&utm_source=news")
-    two = open_form(client, "/book?from=second-article")
+    picker = FormPage(client.get(f"/book?tz={zone.key}").get_data(as_text=True))
 
-    assert len(pages.page_cache(app)) == 1
-    assert (one.hidden["source_article"], one.hidden["utm_source"]) == ("first-article", "news")
-    assert (two.hidden["source_article"], two.hidden["utm_source"]) == ("second-article", "")
-    page = client.get("/book?from=second-article").get_data(as_text=True)
-    assert '<input type="hidden" name="from" value="second-article">' in page
-    assert "first-article" not in page
+    expected = [slot_value(s) for s in available_slots(app.extensions["availability"], now, [])]
+    assert offered_slots(client, picker) == expected
 
 
-def test_hostile_attribution_cannot_pose_as_a_marker(app):
-    cache = pages.page_cache(app)
-    hostile = f"{cache.form_marker}<script>alert(1)</script>"
-    client = app.test_client()
-    open_form(client)
+def test_an_unlisted_zone_is_ignored(client):
+    # A real IANA alias, but not one of the listed zones: the host's zone is used.
+    page = FormPage(client.get("/book?tz=US/Eastern").get_data(as_text=True))
 
-    page = client.get("/book", query_string={"from": hostile}).get_data(as_text=True)
-
-    assert "<script>alert(1)</script>" not in page
-    assert page.count("<!--form-inputs-") == 0
-    assert open_form(client, "/book").hidden["source_article"] == ""
+    assert page.selected["tz"] == "Europe/London"
+    assert "tz=US" not in "".join(page.time_links)
 
 
-def test_zones_and_detection_get_their_own_pages(app):
-    client = app.test_client()
-    london = open_form(client, "/book?tz=Europe/London")
-    tokyo = open_form(client, "/book?tz=Asia/Tokyo")
-    open_form(client, "/book")
-
-    assert len(pages.page_cache(app)) == 3
-    assert london.selected == {"tz": "Europe/London", "timezone": "Europe/London"}
-    assert tokyo.selected == {"tz": "Asia/Tokyo", "timezone": "Asia/Tokyo"}
-
-
-def test_the_cache_keeps_only_its_size(app):
-    cache = pages.PageCache(size=3)
-    page = f"a{cache.picker_marker}b{cache.form_marker}c"
-    later = datetime(2030, 1, 1, tzinfo=UTC)
-    for key in range(5):
-        cache.put(key, page, later)
-
-    assert len(cache) == 3
-    assert cache.get(0, datetime.now(UTC)) is None
-    assert cache.get(4, datetime.now(UTC)).fill("P", "F") == "aPbFc"
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "2026-13",
+    "9999-99-99",
+    "2026-02-30",
+    "-1",
+    "A" * 5000,
+    "\x00\u202e",
+    "../../etc/passwd",
+]
 
 
-def test_a_page_expires_at_its_valid_until():
-    cache = pages.PageCache()
-    until = datetime(2026, 11, 24, 12, tzinfo=UTC)
-    cache.put("k", f"{cache.picker_marker}{cache.form_marker}", until)
+@pytest.mark.parametrize("param", ["month", "day", "tz", "from", "utm_source", "referrer", "slot"])
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_query_values_give_a_clean_page(client, param, value):
+    response = client.get("/book", query_string={param: value})
 
-    assert cache.get("k", until - timedelta(microseconds=1)) is not None
-    assert cache.get("k", until) is None
-    assert len(cache) == 0
-
-
-def test_a_template_without_markers_is_refused():
-    with pytest.raises(ValueError, match="marker"):
-        pages.PageCache().put("k", "<html>no markers</html>", datetime.now(UTC))
+    assert response.status_code in (200, 400)
+    body = response.get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in body
+    assert "<img src=x" not in body
+    assert "\x00" not in body
 
 
-# --- valid_until against the slot engine -------------------------------------------------
+# --- sizes of every step --------------------------------------------------------------------
 
 
-def availability(**overrides) -> Availability:
-    """Weekday hours with notice and horizon, like site.toml, in London."""
-    values = {
-        "timezone": LONDON,
-        "weekly_hours": MappingProxyType({day: ((time(9), time(17)),) for day in range(5)}),
-        "session": timedelta(minutes=90),
-        "buffer": timedelta(minutes=30),
-        "minimum_notice": timedelta(hours=24),
-        "horizon": timedelta(days=42),
-        "max_per_day": 2,
-        "blocked_dates": frozenset({date(2026, 12, 25)}),
+class Controls(HTMLParser):
+    """Count form controls: input, select, textarea and button elements."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.count = 0
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        """Count one control."""
+        self.count += tag in {"input", "select", "textarea", "button"}
+
+
+def step_pages(client) -> dict[str, str]:
+    """Return the HTML of every step: picker, form, form with errors, confirmation, manage."""
+    query = "from=ai-in-claims&utm_source=newsletter&utm_medium=email&utm_campaign=spring"
+    headers = {"Referer": "https://news.example/a/long/path?q=1", "Accept-Language": "en-US"}
+    picker = client.get(f"/book?{query}", headers=headers).get_data(as_text=True)
+    page = open_form(client, f"/book?{query}", headers=headers)
+    form = client.get(FormPage(picker).time_links[0]).get_data(as_text=True)
+    errors = client.post("/book", data=answers(page, email="nope", name=""))
+    booked = client.post("/book", data=answers(page))
+    assert booked.status_code == 303
+    confirmed = client.get(booked.location).get_data(as_text=True)
+    manage = re.search(r'href="(/manage/[^"]+)"', confirmed).group(1)
+    return {
+        "picker": picker,
+        "form": form,
+        "errors": errors.get_data(as_text=True),
+        "confirmed": confirmed,
+        "manage": client.get(manage).get_data(as_text=True),
+        "cancel": client.get(f"{manage}/cancel").get_data(as_text=True),
+        "delete": client.get(f"{manage}/delete").get_data(as_text=True),
     }
-    return Availability(**(values | overrides))
 
 
-def moments(seed: int, count: int) -> list[datetime]:
-    """Random instants over a year, both DST changes included, at minute resolution."""
-    rng = random.Random(seed)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    return [start + timedelta(minutes=rng.randrange(365 * 24 * 60)) for _ in range(count)]
+def test_each_step_is_one_round_trip_and_few_controls(client):
+    for name, html in step_pages(client).items():
+        size = len(gzip.compress(html.encode(), compresslevel=6))
+        assert size <= MAX_GZIPPED_BYTES, (name, size)
+        assert Controls(html).count <= MAX_FORM_CONTROLS, (name, Controls(html).count)
 
 
-@pytest.mark.parametrize("now", moments(seed=5, count=40))
-def test_the_free_times_do_not_change_before_valid_until(now):
-    av = availability()
-    busy = [(now + timedelta(days=3, hours=2), now + timedelta(days=3, hours=3, minutes=30))]
-    free = available_slots(av, now, busy)
-    until = pages.valid_until(av, now, free)
+def test_the_picker_is_indexable_and_the_rest_is_not(client):
+    steps = step_pages(client)
 
-    # A time exactly at the notice boundary is shown now and gone a moment later.
-    assert until >= now
-    for fraction in (0.25, 0.5, 0.999):
-        assert available_slots(av, now + (until - now) * fraction, busy) == free
-    if until - now < pages.MAX_AGE:
-        # The limit is exact: a moment later the list has changed.
-        assert available_slots(av, until + timedelta(seconds=1), busy) != free
+    assert '<meta name="description" content="Book a 90-minute' in steps["picker"]
+    assert 'name="robots"' not in steps["picker"]
+    for name in ("form", "confirmed", "manage", "cancel", "delete"):
+        assert '<meta name="robots" content="noindex">' in steps[name], name
 
 
-def test_the_page_expires_when_the_first_time_comes_within_notice():
-    av = availability()
-    now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-    free = available_slots(av, now, [])
-
-    expected = min(free[0].start - av.minimum_notice, now + pages.MAX_AGE)
-    assert pages.valid_until(av, now, free) == expected
-
-
-def test_a_time_joining_at_the_horizon_ends_the_page():
-    # 08:59 UTC: the 09:00 slot 42 days ahead joins the list one minute later.
-    av = availability(minimum_notice=timedelta(0))
-    now = datetime(2026, 11, 24, 8, 59, tzinfo=UTC)
-    free = available_slots(av, now, [])
-
-    assert pages.valid_until(av, now, free) == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-# --- the cheap parts written by hand match WTForms ----------------------------------------
-
-
-class ZoneForm(Form):
-    plain = SelectField(choices=[])
-    fast = SelectField(choices=[], widget=pages.ZoneSelect())
-    hidden = HiddenField()
-
-
-@pytest.mark.parametrize("selected", ["Europe/London", "America/Argentina/Buenos_Aires", None])
-def test_zone_select_writes_what_wtforms_writes(selected):
-    zones = ["Africa/Abidjan", "America/Argentina/Buenos_Aires", "Europe/London", "UTC"]
-    form = ZoneForm(data={"plain": selected, "fast": selected})
-    form.plain.choices = [(name, name.replace("_", " ")) for name in zones]
-    form.fast.choices = zones
-
-    expected = str(form.plain(required=False, **{"aria-describedby": "x"}))
-    written = str(form.fast(required=False, **{"aria-describedby": "x"}))
-    assert written == expected.replace('id="plain" name="plain"', 'id="fast" name="fast"')
-
-
-@pytest.mark.parametrize("value", ["", "plain", 'q"uote & <tag>', "ünï'cödé", None])
-def test_hidden_input_writes_what_wtforms_writes(value):
-    form = ZoneForm(data={"hidden": value})
-
-    assert pages.hidden_input("hidden", value) == Markup(form.hidden())
-
-
-def test_hidden_input_refuses_a_strange_name():
-    with pytest.raises(ValueError, match="field name"):
-        pages.hidden_input('x" onfocus="alert(1)', "v")
+# --- the form's hidden attribution, as WTForms writes it -------------------------------------
 
 
 HOSTILE_ATTRIBUTION = [
@@ -265,8 +256,36 @@ HOSTILE_ATTRIBUTION = [
 
 
 @pytest.mark.parametrize("data", HOSTILE_ATTRIBUTION)
-def test_the_blank_form_cleans_attribution_as_the_form_does(app, data):
+def test_the_picker_cleans_attribution_as_the_form_does(app, data):
     with app.test_request_context():
         form = BookingForm(data=data)
 
         assert clean_attribution(data) == form.attribution
+
+
+def test_attribution_travels_through_every_step(client):
+    page = open_form(
+        client,
+        "/book?from=post&utm_source=news&utm_campaign=q4",
+        headers={"Referer": "https://news.example/x"},
+    )
+
+    assert page.hidden["source_article"] == "post"
+    assert (page.hidden["utm_source"], page.hidden["utm_campaign"]) == ("news", "q4")
+    assert page.hidden["referrer"] == "https://news.example/x"
+
+
+def test_a_time_no_longer_free_sends_back_to_the_picker(client):
+    body = client.get("/book?slot=2020-01-06T09:00:00Z").get_data(as_text=True)
+
+    assert "That time is no longer free" in body
+    assert FormPage(body).time_links
+
+
+def test_the_zone_list_is_written_once_per_hour():
+    # 419 options are the page's costliest part: within an hour, the same text is reused.
+    first = pages.zone_options("Asia/Tokyo", ("Europe/London",), CLOCKS[0])
+    later = CLOCKS[0].replace(minute=59, second=59, microsecond=999_999)
+
+    assert pages.zone_options("Asia/Tokyo", ("Europe/London",), later) is first
+    assert first.count(" selected") == 1 and first.count("<option") > 400

@@ -23,6 +23,8 @@ from tests.leadform.booking_pages import answers, open_form
 from tests.leadform.desk import helpers as admin_helpers
 
 DAY = date(2026, 3, 2)
+# An article of the site (both the real content and the tests' fixture have it).
+ARTICLE = "why-ai-pilots-stall"
 THREADS, VISITS_EACH = 8, 25
 
 
@@ -44,14 +46,14 @@ def visit_rows(app) -> list[tuple]:
 
 def test_visits_are_counted_per_day_and_source(app):
     with app.app_context():
-        record_visit("ai-in-claims", "newsletter", "email", "spring", DAY)
-        record_visit("ai-in-claims", "newsletter", "email", "spring", DAY)
-        record_visit("ai-in-claims", None, None, None, DAY)
+        record_visit("why-ai-pilots-stall", "newsletter", "email", "spring", DAY)
+        record_visit("why-ai-pilots-stall", "newsletter", "email", "spring", DAY)
+        record_visit("why-ai-pilots-stall", None, None, None, DAY)
         record_visit(None, None, None, None, date(2026, 3, 3))
 
     assert visit_rows(app) == [
-        (DAY, "ai-in-claims", "newsletter", "email", "spring", 2),
-        (DAY, "ai-in-claims", "", "", "", 1),
+        (DAY, "why-ai-pilots-stall", "newsletter", "email", "spring", 2),
+        (DAY, "why-ai-pilots-stall", "", "", "", 1),
         (date(2026, 3, 3), "", "", "", "", 1),
     ]
 
@@ -71,7 +73,7 @@ def hammer(app, barrier: threading.Barrier, errors: list) -> None:
         with app.app_context():
             barrier.wait()
             for _ in range(VISITS_EACH):
-                record_visit("ai-in-claims", "linkedin", "social", "launch", DAY)
+                record_visit("why-ai-pilots-stall", "linkedin", "social", "launch", DAY)
     except Exception as exc:  # noqa: BLE001 - the test reports any failure of a thread
         errors.append(exc)
 
@@ -91,7 +93,7 @@ def test_concurrent_visits_make_one_row_and_lose_no_count(app):
     assert count_concurrently(app) == []
 
     assert visit_rows(app) == [
-        (DAY, "ai-in-claims", "linkedin", "social", "launch", THREADS * VISITS_EACH)
+        (DAY, "why-ai-pilots-stall", "linkedin", "social", "launch", THREADS * VISITS_EACH)
     ]
 
 
@@ -102,7 +104,7 @@ def test_concurrent_visits_on_postgresql(pg_app):
     assert count_concurrently(app) == []
 
     assert visit_rows(app) == [
-        (DAY, "ai-in-claims", "linkedin", "social", "launch", THREADS * VISITS_EACH)
+        (DAY, "why-ai-pilots-stall", "linkedin", "social", "launch", THREADS * VISITS_EACH)
     ]
 
 
@@ -110,9 +112,9 @@ def test_the_day_is_the_hosts_day(app):
     # 23:30 UTC on 1 July is already 2 July in London (BST).
     late_evening = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)
     with app.test_request_context():
-        assert count_booking_page_visit("GET", {"from": "post"}, late_evening) is True
+        assert count_booking_page_visit("GET", {"from": ARTICLE}, late_evening) is True
 
-    assert visit_rows(app) == [(date(2026, 7, 2), "post", "", "", "", 1)]
+    assert visit_rows(app) == [(date(2026, 7, 2), ARTICLE, "", "", "", 1)]
 
 
 @pytest.mark.parametrize(
@@ -127,18 +129,36 @@ def test_posts_heads_and_zone_reloads_are_not_visits(app, method, args):
 
 
 def test_opening_the_booking_page_counts_one_visit(app, client):
-    page = open_form(client, "/book?from=ai-in-claims&utm_source=newsletter&utm_campaign=spring")
-    open_form(client, "/book?from=ai-in-claims&utm_campaign=spring&tz=America/New_York")
+    page = open_form(
+        client, "/book?from=why-ai-pilots-stall&utm_source=newsletter&utm_campaign=spring"
+    )
+    open_form(client, "/book?from=why-ai-pilots-stall&utm_campaign=spring&tz=America/New_York")
     client.post("/book", data=answers(page))
 
     ((_, article, source, medium, campaign, visits),) = visit_rows(app)
     assert (article, source, medium, campaign, visits) == (
-        "ai-in-claims",
+        "why-ai-pilots-stall",
         "newsletter",
         "",
         "spring",
         1,
     )
+
+
+def test_a_made_up_source_is_counted_as_other(app, client):
+    # Anyone can write anything after from=; only the site's own slugs are kept apart.
+    open_form(client, "/book?from=why-ai-pilots-stall")
+    open_form(client, "/book?from=site-header")
+    with app.test_request_context():
+        for number in range(500):
+            count_booking_page_visit("GET", {"from": f"spam-{number}"}, datetime.now(UTC))
+        count_booking_page_visit("GET", {"from": "Why-AI-Pilots-Stall"}, datetime.now(UTC))
+
+    assert sorted(row[1:] for row in visit_rows(app)) == [
+        ("other", "", "", "", 501),
+        ("site-header", "", "", "", 1),
+        ("why-ai-pilots-stall", "", "", "", 1),
+    ]
 
 
 def test_nothing_about_the_visitor_is_stored(app):
@@ -162,8 +182,8 @@ def test_buffered_visits_wait_and_are_written_as_one_update(make_app):
     app = make_app(VISIT_FLUSH_SECONDS=3600)
     client = app.test_client()
     for _ in range(3):
-        open_form(client, "/book?from=ai-in-claims")
-    open_form(client, "/book?from=other-post")
+        open_form(client, "/book?from=why-ai-pilots-stall")
+    open_form(client, "/book?from=site-header")
 
     buffer = visit_buffer(app)
     assert visit_rows(app) == []
@@ -172,26 +192,26 @@ def test_buffered_visits_wait_and_are_written_as_one_update(make_app):
     assert buffer.write_in_app_context() is True
     assert buffer.pending() == 0
     assert sorted(row[1:] for row in visit_rows(app)) == [
-        ("ai-in-claims", "", "", "", 3),
-        ("other-post", "", "", "", 1),
+        ("site-header", "", "", "", 1),
+        ("why-ai-pilots-stall", "", "", "", 3),
     ]
 
 
 def test_the_timer_writes_the_visits_by_itself(make_app):
     app = make_app(VISIT_FLUSH_SECONDS=0.2)
-    open_form(app.test_client(), "/book?from=ai-in-claims")
+    open_form(app.test_client(), "/book?from=why-ai-pilots-stall")
 
     deadline = time.monotonic() + 10
     while not visit_rows(app) and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    assert [row[1:] for row in visit_rows(app)] == [("ai-in-claims", "", "", "", 1)]
+    assert [row[1:] for row in visit_rows(app)] == [("why-ai-pilots-stall", "", "", "", 1)]
     assert visit_buffer(app).pending() == 0
 
 
 def test_a_failed_write_keeps_the_counts_for_the_next(make_app, capfd):
     app = make_app(VISIT_FLUSH_SECONDS=3600)
-    open_form(app.test_client(), "/book?from=ai-in-claims")
+    open_form(app.test_client(), "/book?from=why-ai-pilots-stall")
     with app.app_context():
         db.session.execute(text("ALTER TABLE booking_page_visits RENAME TO away"))
         db.session.commit()
@@ -205,7 +225,7 @@ def test_a_failed_write_keeps_the_counts_for_the_next(make_app, capfd):
         db.session.execute(text("ALTER TABLE away RENAME TO booking_page_visits"))
         db.session.commit()
     assert buffer.write_in_app_context() is True
-    assert [row[1:] for row in visit_rows(app)] == [("ai-in-claims", "", "", "", 1)]
+    assert [row[1:] for row in visit_rows(app)] == [("why-ai-pilots-stall", "", "", "", 1)]
 
 
 def test_too_many_sources_are_written_at_once(make_app, monkeypatch):
@@ -213,7 +233,7 @@ def test_too_many_sources_are_written_at_once(make_app, monkeypatch):
     app = make_app(VISIT_FLUSH_SECONDS=3600)
     client = app.test_client()
     for n in range(3):
-        open_form(client, f"/book?from=post-{n}")
+        open_form(client, f"/book?from=why-ai-pilots-stall&utm_campaign=c{n}")
 
     assert len(visit_rows(app)) == 3
     assert visit_buffer(app).pending() == 0
@@ -221,7 +241,7 @@ def test_too_many_sources_are_written_at_once(make_app, monkeypatch):
 
 def test_the_report_writes_waiting_visits_first(make_app):
     app = make_app(VISIT_FLUSH_SECONDS=3600, **admin_helpers.DESK_SETTINGS)
-    open_form(app.test_client(), "/book?from=ai-in-claims")
+    open_form(app.test_client(), "/book?from=why-ai-pilots-stall")
     with app.app_context():
         create_operator(admin_helpers.USERNAME, "Alice Example", admin_helpers.PASSWORD)
     desk = app.test_client()
@@ -229,8 +249,8 @@ def test_the_report_writes_waiting_visits_first(make_app):
 
     body = desk.get("/admin/reports").get_data(as_text=True)
 
-    assert [row[1:] for row in visit_rows(app)] == [("ai-in-claims", "", "", "", 1)]
-    assert "ai-in-claims" in body
+    assert [row[1:] for row in visit_rows(app)] == [("why-ai-pilots-stall", "", "", "", 1)]
+    assert "why-ai-pilots-stall" in body
 
 
 EXIT_SCRIPT = """
@@ -240,7 +260,7 @@ app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "VISIT_FLUSH_SECONDS":
                   "SECRET_KEY": "exit-test", "MAIL_DIR": sys.argv[2]})
 client = app.test_client()
 for _ in range(5):
-    assert client.get("/book?from=ai-in-claims").status_code == 200
+    assert client.get("/book?from=why-ai-pilots-stall").status_code == 200
 print("pending", app.extensions["leadform.visit_buffer"].pending())
 """
 
@@ -258,7 +278,7 @@ def test_a_process_that_exits_writes_its_waiting_visits(app, tmp_path):
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pending 5" in done.stdout
-    assert [row[1:] for row in visit_rows(app)] == [("ai-in-claims", "", "", "", 5)]
+    assert [row[1:] for row in visit_rows(app)] == [("why-ai-pilots-stall", "", "", "", 5)]
 
 
 def test_gunicorn_writes_waiting_visits_when_stopped(app, tmp_path):
@@ -276,14 +296,15 @@ def test_gunicorn_writes_waiting_visits_when_stopped(app, tmp_path):
     try:
         port = listening_port(log)
         for _ in range(6):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/book?from=x", timeout=30) as r:
+            url = f"http://127.0.0.1:{port}/book?from={ARTICLE}"
+            with urllib.request.urlopen(url, timeout=30) as r:
                 assert r.status == 200
         assert visit_rows(app) == []
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
 
-    assert [row[1:] for row in visit_rows(app)] == [("x", "", "", "", 6)]
+    assert [row[1:] for row in visit_rows(app)] == [(ARTICLE, "", "", "", 6)]
 
 
 def listening_port(log: Path) -> int:

@@ -3,6 +3,7 @@
 import re
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -96,3 +97,45 @@ def add_message(app, public_id: str | None, **fields) -> int:
         db.session.add(message)
         db.session.commit()
         return message.id
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_app(request, make_app):
+    """The desk app on a fresh SQLite file, then on a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        return make_app(**DESK_SETTINGS)
+    return request.getfixturevalue("pg_app")(**DESK_SETTINGS)
+
+
+def with_operator(app, username: str = USERNAME, password: str = PASSWORD):
+    """Create an active operator on `app` the way the CLI does; return `app`."""
+    with app.app_context():
+        create_operator(username, "Alice Example", password)
+    return app
+
+
+def signed_in(app, address: str = "127.0.0.1"):
+    """A new client of `app`, from `address`, signed in as alice (no second factor)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    response = sign_in(client, USERNAME, PASSWORD)
+    assert response.status_code == 303, response.status_code
+    return client
+
+
+def copy_of(app, client):
+    """Another client of `app` holding a copy of `client`'s session cookie (a stolen one)."""
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    return thief
+
+
+def sign_out(client):
+    """Press "Sign out" on a desk page."""
+    token = csrf_token(client, "/admin/bookings")
+    return client.post("/admin/logout", data={"csrf_token": token})
+
+
+def is_sign_in_redirect(response) -> bool:
+    """Whether `response` sends the browser to the sign-in page."""
+    return response.status_code == 302 and urlsplit(response.location).path == "/admin/login"

@@ -1,9 +1,13 @@
-"""The desk in real Chromium: a booking made through the form, found, opened and exported."""
+"""The desk in real Chromium: a booking made through the form, found, opened and exported;
+a second factor enrolled and used, under the production Content-Security-Policy."""
 
 import csv
 import re
 import threading
+import time
+from pathlib import Path
 
+import pyotp
 import pytest
 from werkzeug.serving import make_server
 
@@ -15,6 +19,7 @@ from tests.leadform.desk.helpers import DESK_SETTINGS, PASSWORD, USERNAME
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 COMPANY = "Zephyr Mutual"
+NGINX_CONF = Path(__file__).resolve().parents[3] / "deploy/nginx/tessellate.conf"
 
 
 @pytest.fixture
@@ -52,10 +57,9 @@ def desk(browser):
 
 
 def book_through_form(page, base: str) -> None:
-    """Book the latest free time on /book as a prospect would."""
+    """Book the last time of the first free day on /book as a prospect would."""
     page.goto(f"{base}/book?from=ai-in-claims&utm_source=newsletter")
-    last = page.locator('input[name="slot"]').last
-    page.locator(f'label[for="{last.get_attribute("id")}"]').click()
+    page.locator("a.time").last.click()
     page.get_by_label("Your name").fill("Ines Prospect")
     page.get_by_label("Work email").fill("ines@zephyr.example")
     page.get_by_label("Company", exact=True).fill(COMPANY)
@@ -119,3 +123,73 @@ def test_prospect_cancel_shows_under_cancelled(live_desk, page, desk):
     sign_in_and_search(desk, base, tab="cancelled")
     assert desk.locator("table.desk-table tbody tr").count() == 1
     assert desk.get_by_role("cell", name=COMPANY).is_visible()
+
+
+def production_csp() -> str:
+    """The Content-Security-Policy nginx sends in production."""
+    return re.search(r'Content-Security-Policy "([^"]+)"', NGINX_CONF.read_text()).group(1)
+
+
+@pytest.fixture
+def desk_under_csp(browser):
+    """An operator's page whose every answer carries the production CSP, as behind nginx.
+
+    Yields (page, violations): the CSP messages Chromium logged.
+    """
+    policy = production_csp()
+    context = browser.new_context(timezone_id="Europe/London")
+
+    def add_policy(route):
+        response = route.fetch(max_redirects=0)  # let the browser follow redirects itself
+        headers = {**response.headers, "content-security-policy": policy}
+        route.fulfill(response=response, headers=headers)
+
+    context.route("**/*", add_policy)
+    page = context.new_page()
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield page, violations
+    context.close()
+
+
+def sign_in_with_password(page, base: str) -> None:
+    """Open the account page, which sends to the sign-in form; fill it as alice."""
+    page.goto(f"{base}/admin/account")
+    page.wait_for_url(re.compile(r"/admin/login\?next="))
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_operator_enrols_a_second_factor_and_signs_in_with_it(live_desk, desk_under_csp):
+    base, app = live_desk
+    page, violations = desk_under_csp
+    sign_in_with_password(page, base)
+    page.wait_for_url(re.compile(r"/admin/account$"))
+    page.get_by_role("link", name="Set up an authenticator app").click()
+    page.wait_for_url(re.compile(r"/admin/account/two-factor$"))
+    assert page.get_by_role("img", name="QR code").is_visible()
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text().replace(" ", ""))
+    page.get_by_label("The 6-digit code your app shows now").fill(totp.now())
+    page.get_by_role("button", name="Turn on the second factor").click()
+    assert page.get_by_text("Your recovery codes").is_visible()
+    assert page.locator(".desk-codes li").count() == 10
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/admin/login$"))
+
+    sign_in_with_password(page, base)
+    page.wait_for_url(re.compile(r"/admin/login/code$"))
+    # The code of enrolment is spent; the app's next code is what a person types next.
+    page.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/admin/account$"))
+    assert page.get_by_text("On since").is_visible()
+    # The desk's stylesheet applies under the CSP: the nav is a flex row.
+    display = page.locator(".desk-nav ul").evaluate("e => getComputedStyle(e).display")
+    assert display == "flex"
+    assert violations == []

@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from leadform.booking.changes import cancel_booking
-from leadform.booking.visits import record_visit
+from leadform.booking.sources import OTHER_SOURCE
+from leadform.booking.visits import count_booking_page_visit, record_visit
 from leadform.db import db
 from leadform.desk.reports import (
+    AdoptionReport,
     ReportPeriodError,
+    ReportRow,
     WeekCount,
     adoption_report,
     articles_csv,
@@ -32,8 +35,8 @@ app, operator, desk = admin_helpers.app, admin_helpers.operator, admin_helpers.d
 
 LONDON = "Europe/London"
 SVG = "{http://www.w3.org/2000/svg}"
-NEWSLETTER = "from=ai-in-claims&utm_source=newsletter&utm_medium=email&utm_campaign=spring"
-LINKEDIN = "from=ai-in-claims&utm_source=linkedin&utm_medium=social&utm_campaign=launch"
+NEWSLETTER = "from=why-ai-pilots-stall&utm_source=newsletter&utm_medium=email&utm_campaign=spring"
+LINKEDIN = "from=why-ai-pilots-stall&utm_source=linkedin&utm_medium=social&utm_campaign=launch"
 
 
 def visit_and_book(client, query: str, visits: int, bookings: int, email: str) -> list[str]:
@@ -67,13 +70,14 @@ def mark_attended(app, public_id: str) -> None:
 def funnel(app, client):
     """Bookings made through the real form from three articles and two campaigns.
 
-    ai-in-claims via the newsletter: 4 visits, 2 bookings (1 cancelled, 1 attended);
-    ai-in-claims via LinkedIn: 2 visits, no booking; pricing-ai untagged: 2 visits,
-    1 booking (attended); the booking page direct: 3 visits, 1 booking (cancelled).
+    why-ai-pilots-stall via the newsletter: 4 visits, 2 bookings (1 cancelled, 1 attended);
+    why-ai-pilots-stall via LinkedIn: 2 visits, no booking; site-header
+    untagged: 2 visits, 1 booking (attended); the booking page direct: 3 visits, 1 booking
+    (cancelled).
     """
     claims = visit_and_book(client, NEWSLETTER, 4, 2, "a@example.com")
     visit_and_book(client, LINKEDIN, 2, 0, "b@example.com")
-    (pricing,) = visit_and_book(client, "from=pricing-ai", 2, 1, "c@example.com")
+    (pricing,) = visit_and_book(client, "from=site-header", 2, 1, "c@example.com")
     (direct,) = visit_and_book(client, "", 3, 1, "d@example.com")
     cancel(app, claims[0])
     cancel(app, direct)
@@ -106,9 +110,9 @@ def test_articles_funnel_from_the_real_form(funnel):
     report = todays_report(funnel)
 
     assert [(row.key, numbers(row)) for row in report.by_article] == [
-        (("ai-in-claims",), (6, 2, 1, 1)),
+        (("why-ai-pilots-stall",), (6, 2, 1, 1)),
         (("",), (3, 1, 1, 0)),
-        (("pricing-ai",), (2, 1, 0, 1)),
+        (("site-header",), (2, 1, 0, 1)),
     ]
     assert [rates(row) for row in report.by_article] == [
         ("33.3%", "50.0%"),
@@ -147,8 +151,8 @@ def test_the_period_is_whole_days_in_the_host_zone(app):
     add_booking(app, created_at=datetime(2026, 7, 2, 23, 30), start=datetime(2026, 8, 2, 9))
     add_booking(app, created_at=datetime(2026, 7, 1, 22, 59), start=datetime(2026, 8, 3, 9))
     with app.app_context():
-        record_visit("post", None, None, None, date(2026, 7, 2))
-        record_visit("post", None, None, None, date(2026, 7, 3))
+        record_visit("why-ai-pilots-stall", None, None, None, date(2026, 7, 2))
+        record_visit("why-ai-pilots-stall", None, None, None, date(2026, 7, 3))
         now = datetime(2026, 7, 10, tzinfo=UTC)
         report = adoption_report(date(2026, 7, 2), date(2026, 7, 2), now, zone_name=LONDON)
 
@@ -196,21 +200,51 @@ def test_chart_is_valid_svg_with_one_bar_per_week():
     assert [int(bar.find(f"{SVG}rect").get("height")) for bar in bars] == [0, 80, 160, 0, 80]
 
 
-def test_csv_neutralises_formulas(app):
+def report_of_sources(*sources: str) -> AdoptionReport:
+    """A report (not from the database) with one visit from each of `sources`."""
+    rows = [ReportRow(key=(source,), visits=1) for source in sources]
+    report = AdoptionReport(date(2026, 3, 2), date(2026, 3, 2), LONDON, by_article=rows)
+    for row in rows:
+        report.totals.add(row)
+    return report
+
+
+def test_csv_neutralises_formulas():
     hostile = ['=HYPERLINK("http://evil.example")', "+1", "-2", "@SUM(A1)", "plain"]
-    with app.app_context():
-        for slug in hostile:
-            record_visit(slug, None, None, None, date(2026, 3, 2))
-        report = adoption_report(
-            date(2026, 3, 2), date(2026, 3, 2), datetime.now(UTC), zone_name=LONDON
-        )
-        rows = list(csv.reader(io.StringIO(articles_csv(report))))
+
+    rows = list(csv.reader(io.StringIO(articles_csv(report_of_sources(*hostile)))))
 
     assert rows[0][0] == "source_article"
-    assert sorted(row[0] for row in rows[1:-1]) == sorted(
-        ['\'=HYPERLINK("http://evil.example")', "'+1", "'-2", "'@SUM(A1)", "plain"]
-    )
+    assert [row[0] for row in rows[1:-1]] == [
+        '\'=HYPERLINK("http://evil.example")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "plain",
+    ]
     assert rows[-1] == ["Total", "5", "0", "0", "0", "0.0", ""]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_no_csv_cell_reads_as_a_formula_whatever_the_separator(delimiter):
+    # The finding: a `from` of "Semi Colon;=1+1;" gave Excel in a ";" locale the cell "=1+1".
+    text = articles_csv(report_of_sources("Semi Colon;=1+1;", "a,+1", "b\t@SUM(A1)"))
+
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    cells = [cell.lstrip(" ") for row in rows for cell in row]
+    assert [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))] == []
+
+
+def test_every_csv_cell_is_quoted():
+    text = articles_csv(report_of_sources("why-ai-pilots-stall"))
+
+    assert text.split("\r\n") == [
+        '"source_article","visits","bookings","cancellations","attended",'
+        '"booking_rate_percent","attendance_rate_percent"',
+        '"why-ai-pilots-stall","1","0","0","0","0.0",""',
+        '"Total","1","0","0","0","0.0",""',
+        "",
+    ]
 
 
 def test_the_report_page_needs_a_session(client):
@@ -234,7 +268,9 @@ def test_the_report_page_shows_the_tables_and_the_chart(funnel, desk):
 
 def test_the_page_escapes_hostile_sources(app, desk):
     with app.app_context():
-        record_visit("<script>alert(1)</script>", "<b>x</b>", None, '"><img src=x>', london_today())
+        # The article becomes "other"; campaign tags are shown as they came, escaped.
+        script = "<script>alert(1)</script>"
+        record_visit(script, script, "<b>x</b>", '"><img src=x>', london_today())
 
     body = desk.get("/admin/reports").get_data(as_text=True)
 
@@ -276,7 +312,7 @@ def test_csv_download(funnel, desk):
     assert response.headers["Cache-Control"] == "no-store"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[1] == ["ai-in-claims", "6", "2", "1", "1", "33.3", "50.0"]
+    assert rows[1] == ["why-ai-pilots-stall", "6", "2", "1", "1", "33.3", "50.0"]
     assert rows[-1] == ["Total", "11", "4", "2", "2", "36.4", "50.0"]
 
 
@@ -285,6 +321,42 @@ def test_csv_with_a_bad_period_goes_back_to_the_form(desk):
 
     assert response.status_code == 303
     assert response.location == "/admin/reports?start=nonsense&end=2026-03-01"
+
+
+# --- only the site's own slugs: anything else in `from` is "other" ---------------------------
+
+
+def test_unknown_sources_add_at_most_one_row(app, desk):
+    # The finding: each made-up ?from= value added a row to the report and its CSV.
+    with app.test_request_context():
+        for number in range(500):
+            count_booking_page_visit("GET", {"from": f"spam-{number}"}, datetime.now(UTC))
+    add_booking(app, source_article="spam-booking", created_at=datetime.now(UTC))
+
+    report = todays_report(app)
+    rows = list(csv.reader(io.StringIO(desk.get("/admin/reports/articles.csv").get_data(True))))
+
+    assert [(row.key, numbers(row)) for row in report.by_article] == [
+        ((OTHER_SOURCE,), (500, 1, 0, 0))
+    ]
+    assert [row[:3] for row in rows[1:]] == [[OTHER_SOURCE, "500", "1"], ["Total", "500", "1"]]
+
+
+def test_unknown_sources_already_stored_are_counted_as_other(app):
+    # Counters written before the limit (or by another process) are folded in at report time.
+    with app.app_context():
+        for source in ("spam-1", "spam-2", "why-ai-pilots-stall", "site-header", ""):
+            record_visit(source, None, None, None, london_today())
+
+    report = todays_report(app)
+
+    assert sorted(row.key[0] for row in report.by_article) == [
+        "",
+        OTHER_SOURCE,
+        "site-header",
+        "why-ai-pilots-stall",
+    ]
+    assert next(row for row in report.by_article if row.key == (OTHER_SOURCE,)).visits == 2
 
 
 def test_titles_are_read_from_the_markdown_headers(tmp_path):
@@ -313,24 +385,25 @@ def test_the_page_shows_article_titles(app, desk):
 def test_the_report_query_on_postgresql(pg_app):
     app = pg_app()
     made = datetime(2026, 3, 3, 10)
-    add_booking(app, created_at=made, start=datetime(2026, 4, 1, 9), source_article="post")
+    article = "why-ai-pilots-stall"
+    add_booking(app, created_at=made, start=datetime(2026, 4, 1, 9), source_article=article)
     add_booking(
         app,
         created_at=made,
         start=datetime(2026, 4, 2, 9),
-        source_article="post",
+        source_article="why-ai-pilots-stall",
         utm_campaign="spring",
         status="cancelled",
     )
     add_booking(app, created_at=made, start=datetime(2026, 4, 3, 9), attendance="attended")
     with app.app_context():
         for campaign in (None, "spring", "spring", "spring"):
-            record_visit("post", None, None, campaign, date(2026, 3, 3))
+            record_visit("why-ai-pilots-stall", None, None, campaign, date(2026, 3, 3))
         now = datetime(2026, 3, 10, tzinfo=UTC)
         report = adoption_report(date(2026, 3, 1), date(2026, 3, 8), now, zone_name=LONDON)
 
     assert [(row.key, numbers(row)) for row in report.by_article] == [
-        (("post",), (4, 2, 1, 0)),
+        (("why-ai-pilots-stall",), (4, 2, 1, 0)),
         (("",), (0, 1, 0, 1)),
     ]
     assert [(row.key, numbers(row)) for row in report.by_campaign] == [

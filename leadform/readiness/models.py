@@ -1,0 +1,42 @@
+"""The readiness wing's table: one completed check, with its answers and scores."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadform.db import db
+from leadform.models import utcnow
+
+
+class ReadinessCheck(db.Model):
+    """One reader's completed readiness check.
+
+    Scores are stored as computed when the check was taken, so a later edit of the
+    question file does not change what the reader, the team or a booking saw.
+    """
+
+    __tablename__ = "readiness_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unguessable: the result page's address and the key a booking carries.
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    answers: Mapped[dict] = mapped_column(JSON)  # question key -> answer on the scale
+    scores: Mapped[dict] = mapped_column(JSON)  # dimension key -> 0..100
+    overall: Mapped[int]
+    band: Mapped[str] = mapped_column(String(64))
+
+    source_article: Mapped[str | None] = mapped_column(String(200))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    referrer: Mapped[str | None] = mapped_column(String(2000))
+
+    # Set when the reader asks for the report by email (with their consent).
+    email: Mapped[str | None] = mapped_column(String(254))
+    consent_at: Mapped[datetime | None]
+    privacy_version: Mapped[str | None] = mapped_column(String(32))
+    report_emailed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
