@@ -18,6 +18,9 @@ SITEURL = ""
 RELATIVE_URLS = False
 
 PATH = "content"
+# The booking service serves /readiness-check when the content has its question file
+# (docs/readiness-check.md); articles then offer it beside the booking button.
+READINESS_CHECK = (_HERE / PATH / "readiness.toml").is_file()
 ARTICLE_PATHS = ["articles"]
 PAGE_PATHS = ["pages"]
 STATIC_PATHS = ["images", "extra/favicon.svg", "extra/favicon.ico"]

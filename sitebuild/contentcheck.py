@@ -43,7 +43,16 @@ PLACEHOLDER = "TODO"
 
 # Paths answered by the booking service (and Pagefind's index, written after Pelican), so
 # they can never be found in Pelican's output. A setting of the same name can replace them.
-CONTENTCHECK_SERVED_ELSEWHERE = ("/book", "/manage", "/admin", "/healthz", "/readyz", "/pagefind")
+CONTENTCHECK_SERVED_ELSEWHERE = (
+    "/book",
+    "/manage",
+    "/admin",
+    "/healthz",
+    "/readyz",
+    "/pagefind",
+    "/readiness-check",
+    "/newsletter",
+)
 
 # The same header grammar as Markdown's meta extension, which is what Pelican reads.
 _META = re.compile(r"^[ ]{0,3}(?P<key>[A-Za-z0-9_-]+):\s*(?P<value>.*)")

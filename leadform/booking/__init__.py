@@ -4,15 +4,27 @@ Lives here: availability and slots (`slots`), the booking form (`forms`), the pa
 day-then-time picker (`pages`), reservations under one lock (`reservations`), the booking
 pages (`views`), signed manage links (`tokens`) and their pages (`manage_views`), changes
 (`changes`: cancel, move, erase, retention), the emails a booking sends (`emails`) and their
-reminders (`reminders`), and the booking page's visit counts (`visits`).
+reminders (`reminders`), what happens when those emails bounce (`bounces`), the booking
+page's visit counts (`visits`) and the attribution's known sources (`sources`), and the
+flood guards (`guard`: single-use form starts, limits beyond one address, the surge hold)
+with the page that confirms a held booking (`hold_views`).
 
 May import: the core (`leadform.config`, `db`, `models`, `extensions`, `sitefacts`, `logs`) and
-the messages wing. Never the desk.
+the wings below it: messages, calendars, newsletter, readiness. Never the desk.
 """
 
 from flask import Flask
 
-from leadform.booking import changes, manage_views, reminders, slots, views, visits
+from leadform.booking import (
+    bounces,
+    changes,
+    hold_views,
+    manage_views,
+    reminders,
+    slots,
+    views,
+    visits,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -21,5 +33,7 @@ def init_app(app: Flask) -> None:
     visits.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(manage_views.bp)
+    app.register_blueprint(hold_views.bp)
     reminders.init_app(app)
+    bounces.init_app(app)
     changes.init_app(app)

@@ -57,6 +57,8 @@ def _context(booking: Booking, config: Mapping) -> dict:
     return {
         "booking": booking,
         "greeting_name": greeting_name(booking.name),
+        # The firm's session facts (site.toml [session]); a site without them says less.
+        "session": site.get("session", {}),
         "firm": site["firm"],
         "assessment": site["assessment"],
         "public_url": config["PUBLIC_URL"],

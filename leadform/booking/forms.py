@@ -3,12 +3,10 @@
 Every message says how to fix the problem; the view shows it next to its field.
 """
 
-import time
 import unicodedata
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from itsdangerous import BadData, URLSafeTimedSerializer
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -20,12 +18,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
+from leadform.booking import guard
 from leadform.booking.slots import is_zone_choice, parse_slot_value
 
 COMPANY_SIZES = ["1-49", "50-249", "250-999", "1000-4999", "5000+"]
 GOALS_MIN, GOALS_MAX = 20, 2000
 ATTRIBUTION_MAX, REFERRER_MAX = 200, 2000
-STARTED_SALT = "leadform.book.started"
 # The id of the chosen time's block on the form page, where time and zone errors are shown.
 WHEN_ANCHOR = "when"
 NEUTRAL_ERROR = "We could not accept the form. Please check your answers and send it again."
@@ -112,24 +110,6 @@ def _required(message: str):
     return DataRequired(message=message)
 
 
-def sign_started(now: float | None = None) -> str:
-    """Return a signed token recording when the form was shown."""
-    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=STARTED_SALT)
-    return serializer.dumps(now if now is not None else time.time())
-
-
-def seconds_since_started(token: str | None, now: float | None = None) -> float | None:
-    """Return how long ago the form was shown, or None when the token is missing or forged."""
-    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=STARTED_SALT)
-    try:
-        started = serializer.loads(token or "")
-    except BadData:
-        return None
-    if not isinstance(started, int | float):
-        return None
-    return (now if now is not None else time.time()) - started
-
-
 class BookingForm(FlaskForm):
     """The AI Readiness Assessment booking form."""
 
@@ -203,6 +183,12 @@ class BookingForm(FlaskForm):
     )
     website = StringField("Leave this field empty")  # honeypot
     started = HiddenField()
+    # The readiness check the prospect came from (its result page's token), when they did.
+    check = HiddenField(filters=[truncate(32)])
+    # The address a typo suggestion was shown for: sent again unchanged, it is kept.
+    email_checked = HiddenField(filters=[truncate(254)])
+    # Set by the view when the domain looks mistyped ("Did you mean ...?").
+    email_suggestion: str | None = None
     source_article = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["source_article"])])
     utm_source = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_source"])])
     utm_medium = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_medium"])])
@@ -229,15 +215,26 @@ class BookingForm(FlaskForm):
         if not is_zone_choice(field.data, extra=(host_zone,)):
             raise ValidationError("Choose your time zone from the list.")
 
-    def check_not_spam(self, min_fill_seconds: float) -> None:
-        """Raise SpamSuspected for a filled honeypot, a forged or missing timer, or haste."""
+    def check_not_spam(self, config, session, now: float) -> str:
+        """Raise SpamSuspected for a filled honeypot or a start value that is refused.
+
+        The start value must be this session's, unspent, and between MIN_FILL_SECONDS and
+        FORM_MAX_AGE_HOURS old (leadform.booking.guard); returns its nonce, for the view to
+        spend once it books.
+        """
         if self.website.data:
             raise SpamSuspected("honeypot filled")
-        elapsed = seconds_since_started(self.started.data)
-        if elapsed is None:
-            raise SpamSuspected("missing or forged start time")
-        if elapsed < min_fill_seconds:
-            raise SpamSuspected("sent too fast")
+        try:
+            return guard.read_form_start(
+                self.started.data,
+                session,
+                config["SECRET_KEY"],
+                now,
+                min_seconds=config["MIN_FILL_SECONDS"],
+                max_age_seconds=config["FORM_MAX_AGE_HOURS"] * 3600,
+            )
+        except guard.FormStartRefused as refused:
+            raise SpamSuspected(refused.reason) from None
 
     def error_summary(self) -> list[tuple[str, str]]:
         """Return (anchor, first message) of each field with an error a person can fix.

@@ -37,7 +37,7 @@ from leadform.booking.slots import (
     resolve_timezone,
 )
 from leadform.booking.tokens import TokenError, TokenExpired, booking_for_token
-from leadform.booking.views import calendar_links_for
+from leadform.booking.views import calendar_links_for, invite_response
 from leadform.models import Booking
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -98,6 +98,12 @@ def page(token: str):
     return _render(booking, token)
 
 
+@bp.get("/<token>/invite.ics")
+def invite(token: str):
+    """Download the booking as an iCalendar file: the manage link opens it at any time."""
+    return invite_response(booking_for_token(token, _now()))
+
+
 @bp.get("/<token>/cancel")
 def confirm_cancel(token: str):
     """Ask once more before cancelling: the second step, whose button POSTs."""
@@ -137,8 +143,15 @@ def cancel(token: str):
     rules = _rules(booking, now)
     if not rules.can_cancel:
         return _render(booking, token, notice=rules.cancel_refusal, status=409)
-    changes.cancel_booking(booking, now)
-    flash("Your session is cancelled. We have sent you a confirmation by email.")
+    try:
+        cancelled = changes.cancel_booking(booking, now)
+    except changes.ChangeRefused as exc:
+        # Another change (a move from another tab or by the firm) won: say what happened.
+        return _render(booking, token, notice=exc.reason, status=409)
+    if cancelled:
+        flash("Your session is cancelled. We have sent you a confirmation by email.")
+    else:
+        flash("This session was already cancelled.")
     return redirect(url_for("manage.page", token=token), code=303)
 
 
@@ -223,6 +236,7 @@ def _render(booking: Booking, token: str, *, notice=None, status=200, day=None, 
         "move_form": move_form,
         "move_link": lambda **params: url_for("manage.page", token=token, tz=zone.key, **params),
         "calendar_links": calendar_links_for(booking),
+        "ics_url": url_for("manage.invite", token=token),
     }
     return render_template("booking/manage/page.html", **context), status
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select, update
 
-from leadform.booking import bounces, emails
-from leadform.booking.reservations import ACTIVE
+from leadform.booking import emails, guard
+from leadform.booking.reservations import ACTIVE, release_expired_holds
 from leadform.db import db
 from leadform.messages.suppressions import may_send
 from leadform.models import Booking, BookingEvent
@@ -124,11 +124,8 @@ def _naive_utc(moment: datetime) -> datetime:
 
 
 def init_app(app: Flask) -> None:
-    """Register `flask reminders send`, and the bounce handler that stops reminders."""
+    """Register `flask reminders send`."""
     app.cli.add_command(reminders_cli)
-    # Wired here, beside the reminders it stops; it belongs in the wing's init_app next to
-    # reminders.init_app once that file is free to edit.
-    bounces.init_app(app)
 
 
 @click.group("reminders")
@@ -138,6 +135,17 @@ def reminders_cli() -> None:
 
 @reminders_cli.command("send")
 def send_command() -> None:
-    """Queue the reminders that are due now (run from cron every 5 minutes)."""
-    queued = queue_due_reminders(datetime.now(UTC))
+    """Queue the reminders that are due now (run from cron every 5 minutes).
+
+    The same run frees the times of surge holds nobody confirmed and forgets spent form
+    start values old enough to be refused anyway (leadform.booking.guard).
+    """
+    now = datetime.now(UTC)
+    queued = queue_due_reminders(now)
     click.echo(f"Queued {queued} reminder(s).")
+    released = release_expired_holds(now)
+    db.session.commit()
+    max_age = timedelta(hours=current_app.config["FORM_MAX_AGE_HOURS"])
+    guard.forget_spent_starts(now.replace(tzinfo=None) - max_age)
+    if released:
+        click.echo(f"Released {released} unconfirmed hold(s).")

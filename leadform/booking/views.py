@@ -6,6 +6,7 @@ attribution (`from`, `utm_*`, `referrer`) and the zone (`tz`), so a zone change 
 picked is never counted as a new visit and the booking records where it came from.
 """
 
+import re
 from datetime import UTC, date, datetime
 from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -18,17 +19,17 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 
-from leadform.booking import emails, pages, reservations, tokens, visits
+from leadform.booking import emails, guard, pages, reservations, tokens, visits
 from leadform.booking.forms import (
     ATTRIBUTION_LIMITS,
     NEUTRAL_ERROR,
     BookingForm,
     SpamSuspected,
     clean_attribution,
-    sign_started,
 )
 from leadform.booking.slots import (
     Slot,
@@ -42,12 +43,22 @@ from leadform.booking.slots import (
     slot_value,
 )
 from leadform.extensions import limiter
+from leadform.messages.addresses import suggest_address
+from leadform.readiness import services as readiness
 
 bp = Blueprint("book", __name__)
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 TIME_GONE = "That time is no longer free — please choose another."
 # Offered instead of a time that was just taken, so the answers typed are not lost.
 ALTERNATIVES = 6
+SURGE_FULL = (
+    "We are receiving unusually many bookings right now. Please try again in an hour, or "
+    "write to us and we will find a time with you."
+)
+# The confirmation page and its .ics answer only the browser that booked (or the manage link).
+BOOKED_KEY = "booked"
+CHECK_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+BOOKED_KEPT = 5
 
 
 @bp.after_request
@@ -57,30 +68,82 @@ def _no_store(response):
     return response
 
 
-def _rate_limit() -> str:
-    return current_app.config["RATE_LIMIT"]
+def _setting(name: str):
+    """Return a callable reading `name` from the app's settings (for Flask-Limiter)."""
+    return lambda: current_app.config[name]
+
+
+def _booked(response) -> bool:
+    """Count against the email and domain limits only the POSTs that booked."""
+    return response.status_code == 303
 
 
 @bp.route("/book", methods=["GET", "POST"])
-@limiter.limit(_rate_limit, methods=["POST"])
+@limiter.limit(_setting("RATE_LIMIT"), methods=["POST"])
+@limiter.limit(_setting("RATE_LIMIT_NETWORK"), key_func=guard.network_key, methods=["POST"])
+@limiter.limit(
+    _setting("RATE_LIMIT_EMAIL"), key_func=guard.email_key, methods=["POST"], deduct_when=_booked
+)
+@limiter.limit(
+    _setting("RATE_LIMIT_EMAIL_DOMAIN"),
+    key_func=guard.email_domain_key,
+    methods=["POST"],
+    deduct_when=_booked,
+)
 def book():
     """Show the picker, or the form for the chosen time; on a valid POST, book it."""
     visits.count_booking_page_visit(request.method, request.args, datetime.now(UTC))
     if request.method == "GET":
         return _form_step() if "slot" in request.args else _picker_step()
     form = BookingForm()
+    if request.form.get("use_email"):
+        # "Use name@gmail.com" on the typo suggestion: the same form with that address.
+        form.email.data = request.form["use_email"].strip()[:254]
     notice = None
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not _typo_to_confirm(form):
         try:
-            form.check_not_spam(current_app.config["MIN_FILL_SECONDS"])
+            _spend_start(form)
             booking = _reserve(form)
         except SpamSuspected:
             notice = NEUTRAL_ERROR
+        except guard.SurgeFull:
+            notice = SURGE_FULL
         except (reservations.SlotTaken, SlotUnavailable):
             form.slot.errors = [reservations.SLOT_TAKEN_MESSAGE]
         else:
+            _remember_booked(booking.public_id)
             return redirect(url_for("book.confirmed", public_id=booking.public_id), code=303)
     return _form_page(form, notice)
+
+
+def _typo_to_confirm(form: BookingForm) -> bool:
+    """Suggest a likely fix for a mistyped email domain once; the prospect may keep theirs.
+
+    The form comes back with "Did you mean ...?" beside the field; sent again unchanged
+    (the typed address is remembered in a hidden field), it books as typed.
+    """
+    typed = form.email.data or ""
+    suggestion = suggest_address(typed)
+    if suggestion is None or form.email_checked.data == typed:
+        return False
+    form.email_suggestion = suggestion
+    form.email_checked.data = typed
+    return True
+
+
+def _spend_start(form: BookingForm) -> None:
+    """Check the form's start value and spend it: one form, one booking (guard.py)."""
+    now = datetime.now(UTC)
+    nonce = form.check_not_spam(current_app.config, session, now.timestamp())
+    try:
+        guard.spend_form_start(nonce, session, now.replace(tzinfo=None))
+    except guard.FormStartRefused as refused:
+        raise SpamSuspected(refused.reason) from None
+
+
+def _remember_booked(public_id: str) -> None:
+    """Let this browser (and only it) see the confirmation page of what it just booked."""
+    session[BOOKED_KEY] = [*session.get(BOOKED_KEY, [])[-(BOOKED_KEPT - 1) :], public_id]
 
 
 def _reserve(form: BookingForm):
@@ -94,6 +157,7 @@ def _reserve(form: BookingForm):
         goals=form.goals.data,
         timezone=form.timezone.data,
         slot_start=parse_slot_value(form.slot.data),
+        readiness_check_id=_readiness_check_id(form.check.data),
         **form.attribution,
     )
     return reservations.reserve_slot(
@@ -101,7 +165,14 @@ def _reserve(form: BookingForm):
         availability=current_app.extensions["availability"],
         privacy_version=current_app.config["SITE"]["privacy"]["policy_version"],
         now=datetime.now(UTC),
+        surge=guard.SurgePolicy.from_config(current_app.config),
     )
+
+
+def _readiness_check_id(token: str | None) -> int | None:
+    """The id of the readiness check whose result the prospect booked from, if any."""
+    check = readiness.find_check(token) if "readiness" in current_app.extensions else None
+    return check.id if check else None
 
 
 # --- Step 1: the day, then the time ----------------------------------------------------------
@@ -120,7 +191,7 @@ def _picker_step(notice: str | None = None):
         request.args.get("month"),
         request.args.get("day"),
     )
-    carried = _carried(_attribution())
+    carried = _carried(_attribution(), request.args.get("check"))
     return render_template(
         "booking/choose.html",
         pick=pick,
@@ -170,12 +241,18 @@ def _outside_referrer() -> str | None:
     return referrer
 
 
-def _carried(attribution: dict) -> dict:
-    """Return the attribution as the query parameters every link of the flow carries."""
+def _carried(attribution: dict, check: str | None = None) -> dict:
+    """Return what every link of the flow carries: the attribution and the readiness check."""
     carried = {name: attribution.get(name) for name in UTM_PARAMS}
     carried["from"] = attribution.get("source_article")
     carried["referrer"] = attribution.get("referrer")
+    carried["check"] = _check_token(check)
     return {key: value for key, value in carried.items() if value}
+
+
+def _check_token(value: str | None) -> str | None:
+    """A readiness check's token as it may appear in a link, or None."""
+    return value if isinstance(value, str) and CHECK_TOKEN.fullmatch(value) else None
 
 
 def _host_zone_name() -> str:
@@ -195,7 +272,11 @@ def _form_step():
     if slot is None:
         return _picker_step(notice=TIME_GONE)
     zone = prospect_zone(request.args.get("tz"))
-    data = _attribution() | {"slot": slot_value(slot), "timezone": zone.key}
+    data = _attribution() | {
+        "slot": slot_value(slot),
+        "timezone": zone.key,
+        "check": _check_token(request.args.get("check")),
+    }
     return _form_page(BookingForm(data=data), None)
 
 
@@ -205,7 +286,9 @@ def _free_now() -> list[Slot]:
 
 def _form_page(form: BookingForm, notice: str | None):
     """Render the form: the chosen time on top (or other times if it went), answers kept."""
-    form.started.data = sign_started()
+    form.started.data = guard.issue_form_start(
+        session, current_app.config["SECRET_KEY"], datetime.now(UTC).timestamp()
+    )
     zone = prospect_zone(form.timezone.data)
     # A zone that is not listed was shown as ours; send that one back, not the bad one.
     form.timezone.data = zone.key
@@ -243,7 +326,7 @@ def _alternatives(form: BookingForm, zone: ZoneInfo, day: date | None) -> list:
 
 def _change_link(form: BookingForm, zone: ZoneInfo, day: date | None) -> str:
     """Return the picker's link back to the chosen day, the attribution kept."""
-    params = _carried(form.attribution) | {"tz": zone.key}
+    params = _carried(form.attribution, form.check.data) | {"tz": zone.key}
     if day:
         params["day"] = day.isoformat()
     return booking_link(params)
@@ -252,10 +335,21 @@ def _change_link(form: BookingForm, zone: ZoneInfo, day: date | None) -> str:
 # --- After booking ---------------------------------------------------------------------------
 
 
+def _booked_here(public_id: str):
+    """The booking this browser just made, or 404: a public id alone opens nothing.
+
+    The id is in the invitation's UID and the team's email; the manage link (a signed
+    token) is what reopens a booking later.
+    """
+    if public_id not in session.get(BOOKED_KEY, []):
+        abort(404)
+    return reservations.find_booking(public_id) or abort(404)
+
+
 @bp.get("/book/confirmed/<public_id>")
 def confirmed(public_id: str):
     """Show the booked session in the prospect's zone (and the host's, if different)."""
-    booking = reservations.find_booking(public_id) or abort(404)
+    booking = _booked_here(public_id)
     slot = reservations.booking_slot(booking)
     host_zone = ZoneInfo(_host_zone_name())
     own_zone = resolve_timezone(booking.timezone, host_zone)
@@ -266,6 +360,7 @@ def confirmed(public_id: str):
         host_time=format_range(slot, host_zone) if own_zone.key != host_zone.key else None,
         host_zone=host_zone.key,
         calendar_links=calendar_links_for(booking),
+        ics_url=url_for("book.invite", public_id=booking.public_id),
         manage_path=url_for("manage.page", token=tokens.manage_token(booking)),
     )
 
@@ -282,7 +377,11 @@ def calendar_links_for(booking) -> dict:
 @bp.get("/book/<public_id>/invite.ics")
 def invite(public_id: str):
     """Download the booking as an iCalendar file (same UID as the emailed invite)."""
-    booking = reservations.find_booking(public_id) or abort(404)
+    return invite_response(_booked_here(public_id))
+
+
+def invite_response(booking) -> Response:
+    """The booking's .ics as a download (the confirmation page and the manage page)."""
     body = emails.build_booking_invite(booking, current_app.config)
     return Response(
         body,

@@ -5,7 +5,7 @@ and every answer is marked `no-store`, since nearly all of them show personal da
 """
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -25,8 +25,9 @@ from leadform.db import db
 from leadform.desk import auth, export, queries, services, throttle, two_factor
 from leadform.desk.forms import AttendanceForm, CodeForm, ConfirmForm, LoginForm, NoteForm
 from leadform.extensions import limiter
-from leadform.messages import outbox
+from leadform.messages import delivery, outbox
 from leadform.models import Booking, utcnow
+from leadform.readiness import services as readiness
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 LIST_LIMIT = 200
@@ -202,6 +203,8 @@ def _render_detail(booking: Booking, note_form: NoteForm, attendance_form: Atten
         note_form=note_form,
         attendance_form=attendance_form,
         recipients=queries.recipients,
+        delivery_history=delivery.history,
+        readiness=readiness.summary_for(booking.readiness_check_id),
     )
 
 
@@ -240,8 +243,13 @@ def _apply_change(public_id: str, name: str, done: str, already: str):
         abort(400)
     change = getattr(changes, name)
     actor = services.operator_actor(auth.current_operator())
-    applied = change(booking, datetime.now(UTC), actor=actor)
-    flash(done if applied else already, "info" if applied else "error")
+    try:
+        applied = change(booking, datetime.now(UTC), actor=actor)
+    except changes.ChangeRefused as exc:
+        # Another change (the prospect moving it a moment ago) won; nothing was done here.
+        flash(exc.reason, "error")
+    else:
+        flash(done if applied else already, "info" if applied else "error")
     return redirect(url_for("admin.booking_detail", public_id=public_id), 303)
 
 
@@ -272,8 +280,12 @@ def outbox_page():
     """List queued, sent and failed emails (never their bodies), newest first."""
     status = request.args.get("status")
     status = status if status in queries.OUTBOX_STATUSES else None
+    week_ago = utcnow() - timedelta(days=7)
     return render_template(
         "desk/outbox.html",
+        bounce_alert=delivery.bounce_alert(
+            "prospect_confirmation", week_ago, current_app.config["BOUNCE_ALERT_PERCENT"]
+        ),
         messages=queries.outbox_messages(db.session, status, OUTBOX_LIMIT),
         counts=outbox.status_counts(),
         status=status,

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from leadform.db import db
+from leadform.messages.rendering import render_email
 from leadform.messages.senders import EmailMessage
 from leadform.models import OutboxMessage
 from leadform.newsletter import tokens
@@ -29,40 +26,6 @@ ARTICLE = "newsletter_article"
 DIGEST = "newsletter_digest"
 NEWSLETTER_KINDS = (ARTICLE, DIGEST)
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058: the exact POST body and header value
-
-# The same folder and base templates as the booking emails: one look for every email.
-TEMPLATE_DIR = Path(__file__).parents[1] / "templates" / "email"
-_ENV_KEY = "leadform.newsletter.email_templates"
-_MAX_SUBJECT_CHARS = 150
-
-
-def _template_env(app: Flask) -> Environment:
-    """The app's email Jinja environment for this wing: HTML autoescaped, text not."""
-    env = app.extensions.get(_ENV_KEY)
-    if env is None:
-        env = Environment(
-            loader=FileSystemLoader(TEMPLATE_DIR),
-            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-        )
-        app.extensions[_ENV_KEY] = env
-    return env
-
-
-def single_line(text: str, limit: int = _MAX_SUBJECT_CHARS) -> str:
-    """Collapse all whitespace (CR, LF, U+2028...) to single spaces and cut to `limit`."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def render_email(kind: str, context: Mapping) -> tuple[str, str, str]:
-    """Render (subject, text, html) of message `kind`; the subject is one safe line."""
-    env = _template_env(current_app)
-    subject = env.get_template(f"{kind}/subject.txt").render(context)
-    text = env.get_template(f"{kind}/body.txt").render(context)
-    html = env.get_template(f"{kind}/body.html").render(context)
-    return single_line(subject), text.strip() + "\n", html
 
 
 def _context(subscriber: Subscriber, config: Mapping) -> dict:

@@ -159,14 +159,14 @@ def test_booking_pages_keep_the_apps_own_cache_header(production):
     ("method", "path", "status"),
     [
         ("GET", "/readiness-check", 200),
-        ("GET", "/newsletter/subscribe", 405),  # the service's answer, not the site's 404
-        ("GET", "/email/events", 405),
+        ("GET", "/newsletter/subscribe", 200),
+        ("POST", "/email/events", 403),  # the service refuses an unsigned batch; nginx would 405
     ],
 )
 def test_every_service_page_reaches_the_service(production, method, path, status):
     answer, headers, _ = new_visitor(production).request(method, path)
     assert answer == status
-    assert headers.get_all("Cache-Control") == ["no-store"] or answer == 405
+    assert "public" not in (headers.get("Cache-Control") or "")
 
 
 def test_text_assets_are_compressed(production):

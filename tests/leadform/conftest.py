@@ -57,6 +57,12 @@ def base_config(tmp_path, **overrides) -> dict:
         "MAIL_DIR": tmp_path / "mail",
         "MIN_FILL_SECONDS": 0,
         "RATE_LIMIT": "1000/hour",
+        # The flood guards' limits and surge hold are tested on their own (test_spam.py,
+        # test_surge.py, test_flood.py); elsewhere they would only count tests' bookings.
+        "RATE_LIMIT_NETWORK": "10000/hour",
+        "RATE_LIMIT_EMAIL": "10000/hour",
+        "RATE_LIMIT_EMAIL_DOMAIN": "10000/hour",
+        "SURGE_BOOKINGS_PER_HOUR": 0,
         "RATELIMIT_STORAGE_URI": "memory://",
         # Write each booking-page visit at once, so tests can read it back directly.
         "VISIT_FLUSH_SECONDS": 0,

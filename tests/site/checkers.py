@@ -25,8 +25,8 @@ AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 # Paths answered by the booking service (leadform), never present in the static output.
-SERVICE_PREFIXES = ("/book/", "/manage/", "/admin/")
-SERVICE_PATHS = ("/book", "/healthz", "/readyz")
+SERVICE_PREFIXES = ("/book/", "/manage/", "/admin/", "/newsletter/", "/readiness-check/")
+SERVICE_PATHS = ("/book", "/healthz", "/readyz", "/readiness-check")
 BOOKING_PATH = "/book"
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

@@ -1,12 +1,13 @@
-"""Spam and abuse: CSRF, the honeypot, the fill-time check and the rate limit store nothing."""
+"""Spam and abuse: CSRF, the honeypot, the form's start value and the rate limits."""
 
 import secrets
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
-from leadform.booking.forms import NEUTRAL_ERROR, STARTED_SALT
+from leadform.booking.forms import NEUTRAL_ERROR
+from leadform.booking.guard import START_SALT
 from leadform.db import db
 from leadform.models import Booking, OutboxMessage
 from tests.conftest import require_redis_url
@@ -60,7 +61,7 @@ def test_too_fast_submission_stores_nothing(make_app):
         None,
         "",
         "garbage",
-        URLSafeTimedSerializer("someone-elses-key", salt=STARTED_SALT).dumps(0),
+        URLSafeSerializer("someone-elses-key", salt=START_SALT).dumps({"t": 0, "n": "x"}),
     ],
 )
 def test_missing_or_forged_start_time_stores_nothing(client, app, started):
@@ -120,3 +121,86 @@ def test_redis_storage_shares_the_limit_between_processes(make_app):
             response = client.post("/book", data=answers(page, name=""), environ_base=address)
             statuses.append(response.status_code)
     assert statuses == [200] * 5 + [429]
+
+
+def count_bookings(app) -> int:
+    return stored_rows(app)[0]
+
+
+def test_one_start_value_books_once(client, app):
+    # Finding 1 of issue 11: 44 bookings reused one start value.
+    page = open_form(client)
+    first = client.post("/book", data=answers(page))
+    other_slot = [slot for slot in page.slots if slot != page.checked_slot][0]
+    again = client.post("/book", data=answers(page, slot=other_slot, email="b@example.com"))
+
+    assert first.status_code == 303
+    assert again.status_code == 200 and NEUTRAL_ERROR in again.get_data(as_text=True)
+    assert count_bookings(app) == 1
+
+
+def test_a_start_value_from_another_session_is_refused(make_app):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    page = open_form(app.test_client())
+
+    response = app.test_client().post("/book", data=answers(page))
+
+    assert NEUTRAL_ERROR in response.get_data(as_text=True)
+    assert count_bookings(app) == 0
+
+
+def test_an_old_start_value_is_refused(make_app):
+    app = make_app(FORM_MAX_AGE_HOURS=-1)
+    client = app.test_client()
+
+    response = client.post("/book", data=answers(open_form(client)))
+
+    assert NEUTRAL_ERROR in response.get_data(as_text=True)
+    assert count_bookings(app) == 0
+
+
+def book_from(client, page, **overrides):
+    return client.post("/book", data=answers(page, **overrides)).status_code
+
+
+def test_many_addresses_of_one_network_share_a_limit(make_app):
+    app = make_app(RATE_LIMIT_NETWORK="3/hour")
+    statuses = []
+    for host in range(1, 6):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{host}"
+        page = open_form(client)
+        statuses.append(book_from(client, page, email=f"p{host}@example.com"))
+
+    assert statuses == [303, 303, 303, 429, 429]
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"  # another network
+    assert book_from(client, open_form(client), email="q@example.com") == 303
+
+
+@pytest.mark.parametrize(
+    ("limit", "emails"),
+    [
+        ("RATE_LIMIT_EMAIL", ["same@victim.example"] * 3),
+        ("RATE_LIMIT_EMAIL_DOMAIN", ["a@victim.example", "b@victim.example", "c@VICTIM.example"]),
+    ],
+)
+def test_bookings_are_limited_per_email_address_and_domain(make_app, limit, emails):
+    app = make_app(**{limit: "2/hour"})
+    statuses = []
+    for host, email in enumerate(emails, start=1):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"192.0.{host}.1"
+        statuses.append(book_from(client, open_form(client), email=email))
+
+    assert statuses == [303, 303, 429]
+
+
+def test_refused_posts_do_not_count_against_the_email_limit(make_app):
+    app = make_app(RATE_LIMIT_EMAIL="1/hour")
+    client = app.test_client()
+    page = open_form(client)
+    assert book_from(client, page, email="ada@example.com", name="") == 200  # a mistake
+    page = open_form(client)
+
+    assert book_from(client, page, email="ada@example.com") == 303

@@ -1,5 +1,7 @@
 """A booking made from a readiness result carries the check to the team."""
 
+import html
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -8,9 +10,10 @@ from leadform.booking.reservations import reserve_slot
 from leadform.booking.slots import available_slots
 from leadform.db import db
 from leadform.messages.senders import EmailMessage
-from leadform.models import OutboxMessage
+from leadform.models import Booking, OutboxMessage
 from leadform.readiness.models import ReadinessCheck
 from tests.leadform.booking.test_booking import booking_request
+from tests.leadform.booking_pages import answers, open_form
 from tests.leadform.readiness.test_pages import take_check
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -53,3 +56,21 @@ def test_a_booking_without_a_check_says_nothing_of_one(readiness_app):
         email = team_email(readiness_app)
 
     assert "Readiness check" not in email.text
+
+
+def test_booking_from_the_result_page_carries_the_check(readiness_app):
+    client = readiness_app.test_client()
+    result = client.get(take_check(client, "/readiness-check?from=first-article"))
+    book_url = re.search(r'href="http://127\.0\.0\.1:8000(/book\?check=[^"]+)"', result.text)
+    url = html.unescape(book_url.group(1))
+
+    page = open_form(client, url)
+    response = client.post("/book", data=answers(page))
+
+    assert response.status_code == 303
+    with readiness_app.app_context():
+        check = db.session.scalars(select(ReadinessCheck)).one()
+        booking = db.session.scalars(select(Booking)).one()
+        assert booking.readiness_check_id == check.id
+        assert booking.source_article == "first-article"
+        assert f"Readiness check: {check.overall}%" in team_email(readiness_app).text
