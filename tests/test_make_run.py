@@ -12,6 +12,7 @@ killed at the end whatever happens.
 
 import email
 import email.policy
+import html
 import http.cookiejar
 import os
 import re
@@ -161,10 +162,11 @@ def book_a_session(base: str) -> str:
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
-    _, form = fetch(f"{base}/book?from=make-run-test", opener)
-    page = FormPage(form)
-    assert page.slots, "the booking page offers no time (site.toml availability?)"
-    body = urllib.parse.urlencode(answers(page)).encode()
+    _, picker = fetch(f"{base}/book?from=make-run-test", opener)
+    times = FormPage(picker).time_links
+    assert times, "the booking page offers no time (site.toml availability?)"
+    _, form = fetch(base + html.unescape(times[0]), opener)
+    body = urllib.parse.urlencode(answers(FormPage(form))).encode()
     confirmed, _ = fetch(f"{base}/book", opener, data=body)
     return confirmed
 

@@ -31,10 +31,10 @@ from leadform.booking.forms import (
     SpamSuspected,
     clean_attribution,
 )
+from leadform.booking.free_times import free_times
 from leadform.booking.slots import (
     Slot,
     SlotUnavailable,
-    available_slots,
     format_range,
     is_zone_choice,
     offered_months,
@@ -183,7 +183,7 @@ def _picker_step(notice: str | None = None):
     zone = prospect_zone(request.args.get("tz"))
     now = datetime.now(UTC)
     av = current_app.extensions["availability"]
-    free = available_slots(av, now, reservations.active_bookings_outside_transaction(now))
+    free = free_times(now, reservations.active_bookings_outside_transaction(now))
     pick = pages.pick_day(
         free,
         zone,
@@ -281,7 +281,8 @@ def _form_step():
 
 
 def _free_now() -> list[Slot]:
-    return reservations.free_slots(current_app.extensions["availability"], datetime.now(UTC))
+    now = datetime.now(UTC)
+    return free_times(now, reservations.active_bookings_outside_transaction(now))
 
 
 def _form_page(form: BookingForm, notice: str | None):
