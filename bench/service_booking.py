@@ -10,7 +10,7 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from bench.service_procs import ROOT, BenchError, http_get
 from leadform import create_app
@@ -49,6 +49,11 @@ def leadform_env(base: dict, tmp_dir: Path, database_url: str, site_file: Path) 
         LEADFORM_MAIL_DIR=str(tmp_dir / "mail"),
         # The limit and the fill timer guard against people; here one client books on purpose.
         LEADFORM_RATE_LIMIT=HUGE_RATE_LIMIT,
+        LEADFORM_RATE_LIMIT_NETWORK=HUGE_RATE_LIMIT,
+        LEADFORM_RATE_LIMIT_EMAIL=HUGE_RATE_LIMIT,
+        LEADFORM_RATE_LIMIT_EMAIL_DOMAIN=HUGE_RATE_LIMIT,
+        # One bench client books hundreds a second on purpose: no surge hold.
+        LEADFORM_SURGE_BOOKINGS_PER_HOUR="0",
         LEADFORM_MIN_FILL_SECONDS="0",
     )
     return env
@@ -108,14 +113,16 @@ def bookable_slot_values(site_file: Path, count: int) -> tuple[list[str], float,
     return values[:count], elapsed, len(free)
 
 
-def open_booking_session(port: int) -> tuple[str, dict[str, str]]:
-    """GET /book once as a browser would; return (session cookie, hidden form fields).
+def open_booking_session(port: int, slot: str) -> tuple[str, dict[str, str]]:
+    """Open the form for `slot` as a browser would; return (session cookie, hidden fields).
 
-    The CSRF token is tied to this session cookie, so every POST reuses both.
+    Each booking needs its own form: the start value is tied to the session and books once
+    (leadform.booking.guard), so every POST of a run gets a session of its own.
     """
-    status, headers, body = http_get(port, "/book", timeout=120)
+    query = urlencode({"slot": slot, "tz": "Europe/London"})
+    status, headers, body = http_get(port, f"/book?{query}", timeout=120)
     if status != 200:
-        raise BenchError(f"GET /book answered {status}")
+        raise BenchError(f"GET /book?slot=... answered {status}")
     cookie = headers.get("Set-Cookie", "").split(";")[0]
     if not cookie:
         raise BenchError("GET /book set no session cookie")
@@ -132,10 +139,15 @@ def _hidden_value(page: str, name: str) -> str:
     return match.group(1)
 
 
-def write_post_data(path: Path, cookie: str, hidden: dict[str, str], slots: list[str]) -> Path:
-    """Write bench/wrk/book_post.lua's data file: cookie, body template, then slot values."""
-    body = urlencode({**hidden, **FORM_FIELDS}) + "&slot={slot}"
-    lines = [cookie, body, *(quote(value, safe="") for value in slots)]
+def write_post_data(path: Path, port: int, slots: list[str]) -> Path:
+    """Write bench/wrk/book_post.lua's data file: per slot, a session's cookie and its body.
+
+    One line per booking: the Cookie header, a tab, then the whole form body.
+    """
+    lines = []
+    for slot in slots:
+        cookie, hidden = open_booking_session(port, slot)
+        lines.append(cookie + "\t" + urlencode({**hidden, **FORM_FIELDS, "slot": slot}))
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return path
 

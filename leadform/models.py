@@ -46,6 +46,8 @@ class Booking(db.Model):
     utm_term: Mapped[str | None] = mapped_column(String(200))
     utm_content: Mapped[str | None] = mapped_column(String(200))
     referrer: Mapped[str | None] = mapped_column(String(2000))
+    # How the session is held: a key of site.toml's [session.formats] ("video", "in_person").
+    session_format: Mapped[str | None] = mapped_column(String(32))
     # The readiness check the prospect booked from (its scores travel with the booking).
     readiness_check_id: Mapped[int | None] = mapped_column(ForeignKey("readiness_checks.id"))
 

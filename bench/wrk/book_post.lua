@@ -1,40 +1,37 @@
 -- POST /book with a distinct free slot per request (bench/service.py writes the data file).
--- Data file: line 1 the Cookie header, line 2 the form body with {slot} in place of the
--- slot value, then one slot value per line. Thread k of n takes slots k, k+n, k+2n... so no
--- two requests ask for the same time; a refused booking would re-render the whole form.
+-- Data file: one line per booking: the Cookie header, a tab, then the whole form body. Each
+-- line is a session of its own: a form's start value books once (leadform.booking.guard).
+-- Thread k of n takes lines k, k+n, k+2n... so no two requests ask for the same time.
 
 dofile(os.getenv("BENCH_WRK_DIR") .. "/report.lua")
 
-local cookie, body_template
-local slots = {}
+local bookings = {}
 local next_index = 1
 exhausted = 0
 
 function init(args)
-   local lines = {}
+   local index, thread_count = 0, tonumber(args[2])
    for line in io.lines(args[1]) do
-      table.insert(lines, line)
-   end
-   cookie, body_template = lines[1], lines[2]
-   local thread_count = tonumber(args[2])
-   for index = 3 + id, #lines, thread_count do
-      table.insert(slots, lines[index])
+      if index % thread_count == id then
+         local tab = line:find("\t", 1, true)
+         table.insert(bookings, { line:sub(1, tab - 1), line:sub(tab + 1) })
+      end
+      index = index + 1
    end
 end
 
 function request()
-   local slot = slots[next_index]
-   if slot == nil then
-      -- Out of slots: repeat the last one and say so in the report (the run is then invalid).
+   local booking = bookings[next_index]
+   if booking == nil then
+      -- Out of bookings: repeat the last one and say so in the report (the run is invalid).
       exhausted = exhausted + 1
-      slot = slots[#slots]
+      booking = bookings[#bookings]
    else
       next_index = next_index + 1
    end
    local headers = {
-      ["Cookie"] = cookie,
+      ["Cookie"] = booking[1],
       ["Content-Type"] = "application/x-www-form-urlencoded",
    }
-   local body = body_template:gsub("{slot}", (slot:gsub("%%", "%%%%")))
-   return wrk.format("POST", "/book", headers, body)
+   return wrk.format("POST", "/book", headers, booking[2])
 end

@@ -59,6 +59,7 @@ def _context(booking: Booking, config: Mapping) -> dict:
         "greeting_name": greeting_name(booking.name),
         # The firm's session facts (site.toml [session]); a site without them says less.
         "session": site.get("session", {}),
+        "session_format": session_format(booking, site),
         "firm": site["firm"],
         "assessment": site["assessment"],
         "public_url": config["PUBLIC_URL"],
@@ -117,7 +118,7 @@ def build_booking_invite(booking: Booking, config: Mapping, method: str = "REQUE
         summary=f"{assessment['name']} with {firm['name']}",
         description=f"{assessment['minutes']}-minute {assessment['name']} with {firm['name']}. "
         f"Questions: {firm['email']}",
-        location=assessment.get("location", "Online"),
+        location=session_location(booking, site),
         organizer_email=firm["email"],
         organizer_name=firm["name"],
         attendee_email=booking.email,
@@ -148,9 +149,25 @@ def prospect_confirmation(
     )
 
 
+def session_format(booking: Booking, site: Mapping) -> dict | None:
+    """The booking's format from site.toml's [session.formats] (label, detail, location)."""
+    formats = site.get("session", {}).get("formats", {})
+    return formats.get(booking.session_format) if booking.session_format else None
+
+
+def session_location(booking: Booking, site: Mapping) -> str:
+    """Where the session happens, for the invite's LOCATION."""
+    chosen = session_format(booking, site)
+    if chosen and chosen.get("location"):
+        return chosen["location"]
+    return site["assessment"].get("location", "Online")
+
+
 def _answers(booking: Booking) -> list[tuple[str, str]]:
     """The prospect's answers, labelled, in form order."""
+    chosen = session_format(booking, current_app.config["SITE"])
     return [
+        ("Format", chosen["label"] if chosen else "—"),
         ("Name", booking.name),
         ("Email", booking.email),
         ("Company", booking.company),

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -106,6 +107,11 @@ def clean_attribution(data) -> dict:
     return {name: truncate(limit)(data.get(name)) for name, limit in ATTRIBUTION_LIMITS.items()}
 
 
+def session_formats() -> dict:
+    """The ways a session can be held, from site.toml's [session.formats], in their order."""
+    return current_app.config["SITE"].get("session", {}).get("formats", {})
+
+
 def _required(message: str):
     return DataRequired(message=message)
 
@@ -167,6 +173,8 @@ class BookingForm(FlaskForm):
             ),
         ],
     )
+    # How to meet (site.toml [session.formats]); asked only when the site lists formats.
+    session_format = RadioField("How would you like to meet?", validate_choice=False)
     # The chosen time and the zone it was shown in travel together from the picker: the
     # form has no zone list of its own. A taken time is offered again as radio buttons.
     slot = HiddenField(
@@ -196,6 +204,24 @@ class BookingForm(FlaskForm):
     utm_term = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_term"])])
     utm_content = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["utm_content"])])
     referrer = HiddenField(filters=[truncate(ATTRIBUTION_LIMITS["referrer"])])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        formats = session_formats()
+        self.session_format.choices = [
+            SelectChoice(key, option["label"]) for key, option in formats.items()
+        ]
+        if formats and not self.session_format.data:
+            # The first listed format is the usual one: one tap fewer for most prospects.
+            self.session_format.data = next(iter(formats))
+
+    def validate_session_format(self, field):
+        """When the site lists formats, the answer must be one of them."""
+        formats = session_formats()
+        if formats and field.data not in formats:
+            raise ValidationError("Choose how you would like to meet.")
+        if not formats:
+            field.data = None
 
     def validate_company_size(self, field):
         """Accept only the listed sizes."""

@@ -69,6 +69,8 @@ class BookingRequest:
     referrer: str | None = None
     # The readiness check the prospect came from, when they booked from its result.
     readiness_check_id: int | None = None
+    # How they want to meet: a key of site.toml's [session.formats], when the site has them.
+    session_format: str | None = None
 
 
 def active_bookings(

@@ -158,6 +158,7 @@ def _reserve(form: BookingForm):
         timezone=form.timezone.data,
         slot_start=parse_slot_value(form.slot.data),
         readiness_check_id=_readiness_check_id(form.check.data),
+        session_format=form.session_format.data,
         **form.attribution,
     )
     return reservations.reserve_slot(

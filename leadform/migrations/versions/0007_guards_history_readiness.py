@@ -12,6 +12,7 @@ Create Date: 2026-12-03 09:00:00
 - spent_form_starts: each booking form's start value books at most once.
 - readiness_checks: completed readiness checks, and bookings.readiness_check_id, the check
   a booking came from.
+- bookings.session_format: how the session is held (site.toml [session.formats]).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -80,6 +81,7 @@ def upgrade():
         sa.UniqueConstraint('token', name=op.f('uq_readiness_checks_token')),
     )
     with op.batch_alter_table('bookings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_format', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('readiness_check_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
             batch_op.f('fk_bookings_readiness_check_id_readiness_checks'),
@@ -93,6 +95,7 @@ def downgrade():
             batch_op.f('fk_bookings_readiness_check_id_readiness_checks'), type_='foreignkey'
         )
         batch_op.drop_column('readiness_check_id')
+        batch_op.drop_column('session_format')
     op.drop_table('readiness_checks')
     op.drop_index(op.f('ix_spent_form_starts_spent_at'), table_name='spent_form_starts')
     op.drop_table('spent_form_starts')
