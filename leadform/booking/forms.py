@@ -3,8 +3,6 @@
 Every message says how to fix the problem; the view shows it next to its field.
 """
 
-import unicodedata
-
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -21,10 +19,10 @@ from wtforms.validators import DataRequired, Email, Length
 
 from leadform.booking import guard
 from leadform.booking.slots import is_zone_choice, parse_slot_value
+from leadform.cleaning import ATTRIBUTION_LIMITS, clean_line, clean_text, truncate
 
 COMPANY_SIZES = ["1-49", "50-249", "250-999", "1000-4999", "5000+"]
 GOALS_MIN, GOALS_MAX = 20, 2000
-ATTRIBUTION_MAX, REFERRER_MAX = 200, 2000
 # The id of the chosen time's block on the form page, where time and zone errors are shown.
 WHEN_ANCHOR = "when"
 NEUTRAL_ERROR = "We could not accept the form. Please check your answers and send it again."
@@ -32,79 +30,6 @@ NEUTRAL_ERROR = "We could not accept the form. Please check your answers and sen
 
 class SpamSuspected(Exception):
     """The honeypot was filled or the form came back faster than a person can type."""
-
-
-# Unicode category Cc, "control": C0, DEL and C1. The Cc set is immutable by Unicode's
-# stability policy, so a fixed table is exact; str.translate beats a per-character loop.
-CONTROL_CHARACTERS = frozenset(chr(code) for code in (*range(0x20), *range(0x7F, 0xA0)))
-_CONTROLS_TO_SPACES = str.maketrans(dict.fromkeys(CONTROL_CHARACTERS, " "))
-_DROP_CONTROLS_BUT_LINES = str.maketrans(dict.fromkeys(CONTROL_CHARACTERS - {"\n", "\t"}))
-
-
-# Unicode category Cf, "format": invisible characters (zero-width space, BOM, soft hyphen)
-# and direction overrides (U+202E shows "gnp.exe" as "exe.png"). Cf grows with Unicode, so
-# it is looked up rather than listed; no Cf character is printable, so text that
-# str.isprintable() accepts (nearly every answer) is not looked at character by character.
-# Free text keeps the zero-width (non-)joiners: emoji sequences and Persian words need them.
-_JOINERS = frozenset("\u200c\u200d")
-
-
-def _drop_format_characters(text: str, keep: frozenset[str] = frozenset()) -> str:
-    """Return `text` without Unicode format (Cf) characters, except those in `keep`."""
-    if text.isprintable():
-        return text
-    return "".join(
-        char
-        for char in text
-        if char.isprintable() or char in keep or unicodedata.category(char) != "Cf"
-    )
-
-
-def clean_line(value):
-    """Strip control, invisible and direction characters and surrounding space from one line."""
-    if value is None:
-        return None
-    text = _drop_format_characters(str(value))
-    return " ".join(text.translate(_CONTROLS_TO_SPACES).split())
-
-
-def clean_text(value):
-    """Strip controls but line breaks and tabs, and Cf characters but joiners, from free text."""
-    if value is None:
-        return None
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return _drop_format_characters(text, _JOINERS).translate(_DROP_CONTROLS_BUT_LINES).strip()
-
-
-def truncate(limit: int):
-    """Return a filter cutting a hidden attribution value to `limit` characters."""
-
-    def _cut(value):
-        value = clean_line(value)
-        return value[:limit] or None if value else None
-
-    return _cut
-
-
-# The attribution's hidden fields, in page order, and the length each is cut to.
-ATTRIBUTION_LIMITS = {
-    "source_article": ATTRIBUTION_MAX,
-    "utm_source": ATTRIBUTION_MAX,
-    "utm_medium": ATTRIBUTION_MAX,
-    "utm_campaign": ATTRIBUTION_MAX,
-    "utm_term": ATTRIBUTION_MAX,
-    "utm_content": ATTRIBUTION_MAX,
-    "referrer": REFERRER_MAX,
-}
-
-
-def clean_attribution(data) -> dict:
-    """Return the attribution in `data` cleaned and cut as the form's hidden fields do.
-
-    A blank form shown on GET needs only these values; building the whole form for them
-    cost a fifth of a cached booking page.
-    """
-    return {name: truncate(limit)(data.get(name)) for name, limit in ATTRIBUTION_LIMITS.items()}
 
 
 def session_formats() -> dict:

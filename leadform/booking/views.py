@@ -24,13 +24,7 @@ from flask import (
 )
 
 from leadform.booking import emails, guard, pages, reservations, tokens, visits
-from leadform.booking.forms import (
-    ATTRIBUTION_LIMITS,
-    NEUTRAL_ERROR,
-    BookingForm,
-    SpamSuspected,
-    clean_attribution,
-)
+from leadform.booking.forms import NEUTRAL_ERROR, BookingForm, SpamSuspected
 from leadform.booking.free_times import free_times
 from leadform.booking.slots import (
     Slot,
@@ -42,6 +36,7 @@ from leadform.booking.slots import (
     resolve_timezone,
     slot_value,
 )
+from leadform.cleaning import ATTRIBUTION_LIMITS, clean_attribution
 from leadform.extensions import limiter
 from leadform.messages.addresses import suggest_address
 from leadform.readiness import services as readiness

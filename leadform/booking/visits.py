@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadform.booking import sources
-from leadform.booking.forms import ATTRIBUTION_MAX, truncate
+from leadform.cleaning import ATTRIBUTION_MAX, truncate
 from leadform.db import db
 from leadform.models import BookingPageVisit
 

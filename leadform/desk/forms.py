@@ -5,7 +5,7 @@ from wtforms import HiddenField, PasswordField, RadioField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from leadform.booking.forms import clean_line, clean_text
+from leadform.cleaning import clean_line, clean_text
 from leadform.desk.auth import MIN_PASSWORD_LENGTH
 
 NOTE_MAX = 5000

@@ -37,6 +37,7 @@ CSV_HEADER = (
     "bookings",
     "cancellations",
     "attended",
+    "undelivered",
     "booking_rate_percent",
     "attendance_rate_percent",
 )
@@ -56,6 +57,8 @@ class ReportRow:
     bookings: int = 0
     cancellations: int = 0
     attended: int = 0
+    # Bookings whose prospect's email bounced or was dropped: the confirmation never arrived.
+    undelivered: int = 0
 
     @property
     def booking_rate(self) -> float | None:
@@ -73,6 +76,7 @@ class ReportRow:
         self.bookings += other.bookings
         self.cancellations += other.cancellations
         self.attended += other.attended
+        self.undelivered += other.undelivered
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,20 @@ def _booking_counts(lower: datetime, upper: datetime) -> list[ReportRow]:
     keys = [func.coalesce(getattr(Booking, name), "") for name in _SOURCE_COLUMNS]
     cancelled = func.sum(case((Booking.status == "cancelled", 1), else_=0))
     attended = func.sum(case((Booking.attendance == "attended", 1), else_=0))
+    undelivered = func.sum(case((Booking.email_undeliverable_at.is_not(None), 1), else_=0))
     statement = (
-        select(*keys, func.count(Booking.id), cancelled, attended)
+        select(*keys, func.count(Booking.id), cancelled, attended, undelivered)
         .where(Booking.created_at >= lower, Booking.created_at < upper)
         .group_by(*keys)
     )
     return [
-        ReportRow(key=tuple(row[:4]), bookings=row[4], cancellations=row[5], attended=row[6])
+        ReportRow(
+            key=tuple(row[:4]),
+            bookings=row[4],
+            cancellations=row[5],
+            attended=row[6],
+            undelivered=row[7],
+        )
         for row in db.session.execute(statement)
     ]
 
@@ -266,7 +277,7 @@ def articles_csv(report: AdoptionReport) -> str:
 def _csv_cells(row: ReportRow) -> tuple:
     """One row of the per-article CSV: its label, counts and rates."""
     label = article_label(row.key[0]) if row.key else "Total"
-    cells = (label, row.visits, row.bookings, row.cancellations, row.attended)
+    cells = (label, row.visits, row.bookings, row.cancellations, row.attended, row.undelivered)
     return cells + (_csv_rate(row.booking_rate), _csv_rate(row.attendance_rate))
 
 

@@ -10,34 +10,10 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length
 
+from leadform.cleaning import ATTRIBUTION_LIMITS, clean_attribution
 from leadform.readiness.questions import Questionnaire
 
-ATTRIBUTION_MAX, REFERRER_MAX = 200, 2000
-# The attribution fields carried from the article to the result and on to a booking.
-ATTRIBUTION_LIMITS = {
-    "source_article": ATTRIBUTION_MAX,
-    "utm_source": ATTRIBUTION_MAX,
-    "utm_medium": ATTRIBUTION_MAX,
-    "utm_campaign": ATTRIBUTION_MAX,
-    "utm_term": ATTRIBUTION_MAX,
-    "utm_content": ATTRIBUTION_MAX,
-    "referrer": REFERRER_MAX,
-}
 UNANSWERED = "Choose the answer closest to your situation."
-
-
-def one_line(value, limit: int):
-    """Return `value` as one line of printable text cut to `limit`, or None when empty."""
-    if value is None:
-        return None
-    # Control, format (U+202E...) and separator characters become spaces, then fold.
-    words = "".join(ch if ch.isprintable() else " " for ch in str(value)).split()
-    return " ".join(words)[:limit] or None
-
-
-def clean_attribution(data) -> dict:
-    """Return the attribution in `data` (query string or form) cleaned and cut."""
-    return {name: one_line(data.get(name), limit) for name, limit in ATTRIBUTION_LIMITS.items()}
 
 
 class _CheckBase(FlaskForm):

@@ -16,9 +16,10 @@ from flask import (
     url_for,
 )
 
+from leadform.cleaning import clean_attribution
 from leadform.extensions import limiter
 from leadform.readiness import services
-from leadform.readiness.forms import ReportEmailForm, clean_attribution
+from leadform.readiness.forms import ReportEmailForm
 from leadform.readiness.services import article_url, book_url, find_check, result_of
 
 bp = Blueprint("readiness", __name__)

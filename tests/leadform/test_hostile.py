@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select, update
 
 from leadform import create_app
-from leadform.booking.forms import clean_line, clean_text
+from leadform.cleaning import clean_line, clean_text
 from leadform.db import db
 from leadform.models import Booking, OutboxMessage
 from tests.leadform.booking_pages import answers, open_form

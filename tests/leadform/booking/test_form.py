@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from sqlalchemy import func, select
 
-from leadform.booking.forms import CONTROL_CHARACTERS, clean_line, clean_text
+from leadform.cleaning import CONTROL_CHARACTERS, clean_line, clean_text
 from leadform.db import db
 from leadform.models import Booking
 from tests.leadform.booking_pages import GOALS, FormPage, answers, open_form

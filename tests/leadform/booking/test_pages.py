@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from leadform.booking import pages, views
-from leadform.booking.forms import BookingForm, clean_attribution
+from leadform.booking.forms import BookingForm
 from leadform.booking.slots import (
     available_slots,
     load_availability,
     offered_months,
     slot_value,
 )
+from leadform.cleaning import clean_attribution
 from leadform.sitefacts import load_site
 from tests.conftest import ROOT
 from tests.leadform.booking_pages import FormPage, answers, offered_slots, open_form

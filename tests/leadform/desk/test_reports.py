@@ -222,7 +222,7 @@ def test_csv_neutralises_formulas():
         "'@SUM(A1)",
         "plain",
     ]
-    assert rows[-1] == ["Total", "5", "0", "0", "0", "0.0", ""]
+    assert rows[-1] == ["Total", "5", "0", "0", "0", "0", "0.0", ""]
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
@@ -239,10 +239,10 @@ def test_every_csv_cell_is_quoted():
     text = articles_csv(report_of_sources("why-ai-pilots-stall"))
 
     assert text.split("\r\n") == [
-        '"source_article","visits","bookings","cancellations","attended",'
+        '"source_article","visits","bookings","cancellations","attended","undelivered",'
         '"booking_rate_percent","attendance_rate_percent"',
-        '"why-ai-pilots-stall","1","0","0","0","0.0",""',
-        '"Total","1","0","0","0","0.0",""',
+        '"why-ai-pilots-stall","1","0","0","0","0","0.0",""',
+        '"Total","1","0","0","0","0","0.0",""',
         "",
     ]
 
@@ -312,8 +312,8 @@ def test_csv_download(funnel, desk):
     assert response.headers["Cache-Control"] == "no-store"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[1] == ["why-ai-pilots-stall", "6", "2", "1", "1", "33.3", "50.0"]
-    assert rows[-1] == ["Total", "11", "4", "2", "2", "36.4", "50.0"]
+    assert rows[1] == ["why-ai-pilots-stall", "6", "2", "1", "1", "0", "33.3", "50.0"]
+    assert rows[-1] == ["Total", "11", "4", "2", "2", "0", "36.4", "50.0"]
 
 
 def test_csv_with_a_bad_period_goes_back_to_the_form(desk):
@@ -414,3 +414,28 @@ def test_the_report_query_on_postgresql(pg_app):
         ("2026-W09", 0),
         ("2026-W10", 3),
     ]
+
+
+def test_bookings_whose_email_never_arrived_are_counted(app, desk):
+    made = datetime(2026, 4, 1, 10, 0)
+    add_booking(
+        app, created_at=made, start=datetime(2026, 4, 8, 9), source_article="why-ai-pilots-stall"
+    )
+    add_booking(
+        app,
+        created_at=made,
+        start=datetime(2026, 4, 9, 9),
+        source_article="why-ai-pilots-stall",
+        email_undeliverable_at=made,
+    )
+    with app.app_context():
+        report = adoption_report(
+            date(2026, 4, 1),
+            date(2026, 4, 30),
+            datetime(2026, 5, 1, tzinfo=UTC),
+            zone_name="Europe/London",
+        )
+
+    (row,) = [row for row in report.by_article if row.key[0] == "why-ai-pilots-stall"]
+    assert (row.bookings, row.undelivered) == (2, 1)
+    assert "Email never arrived" in desk.get("/admin/reports?start=2026-04-01&end=2026-04-30").text
