@@ -19,7 +19,7 @@ from leadform.calendars.sync import sync_every
 from leadform.db import db
 from leadform.messages.outbox import StopFlag
 from leadform.models import utcnow
-from tests.conftest import ROOT
+from tests.conftest import ROOT, missing
 from tests.leadform.calendars.conftest import SECRETS, free_port
 from tests.leadform.calendars.test_failures import one_host
 
@@ -164,7 +164,7 @@ def test_flask_serve_runs_the_sync_beside_the_worker_and_stops_it(radicale, cale
 def test_the_calendars_unit_is_hardened_like_the_others(tmp_path):
     analyze = "/usr/bin/systemd-analyze"
     if not Path(analyze).exists():
-        pytest.skip("systemd-analyze is not installed")
+        missing("systemd-analyze")
     unit = tmp_path / "leadform-calendars.service"
     unit.write_text((UNITS / "leadform-calendars.service").read_text())
     result = subprocess.run(
