@@ -84,3 +84,11 @@ def test_the_desk_links_every_page(app, desk):
 
     for path in ("/admin/outbox", "/admin/reports", "/admin/calendars", "/admin/newsletter"):
         assert f'href="{path}' in html
+
+
+def test_the_outbox_shows_each_emails_delivery_state(app, desk):
+    add_message(app, None, status="sent", delivery_state="spam_report", delivery_state_at=utcnow())
+
+    html = desk.get("/admin/outbox").get_data(as_text=True)
+
+    assert "spam report (" in html
