@@ -111,3 +111,23 @@ def test_an_unknown_format_is_refused_with_the_answers_kept(facts):
     assert response.status_code == 200
     assert "Choose how you would like to meet." in response.get_data(as_text=True)
     assert 'value="Acme Insurance"' in response.get_data(as_text=True)
+
+
+def test_the_booking_page_names_the_consultants_and_the_price(tmp_path, make_app):
+    text = SITE_FILE.read_text().replace(
+        "[assessment]\n", '[assessment]\nconsultants = ["ada-l"]\nprice = "£2,345"\n', 1
+    )
+    people = (
+        '\n[people.ada-l]\nname = "Ada Lamb"\nrole = "Lead consultant"\n'
+        'bio = "Ran forty pilots."\nphoto = "/images/people/ada-l.svg"\n'
+        '[people.bo-k]\nname = "Bo Kent"\nrole = "Writer"\nbio = "Not in sessions."\n'
+        'photo = "/images/people/bo-k.svg"\n'
+    )
+    site = tmp_path / "site.toml"
+    site.write_text(text + people)
+
+    page = make_app(SITE_FILE=site).test_client().get("/book").get_data(as_text=True)
+
+    assert "Ada Lamb" in page and "Ran forty pilots." in page and 'href="/about/#ada-l"' in page
+    assert "Bo Kent" not in page  # only the assessment's consultants
+    assert "£2,345" in page
