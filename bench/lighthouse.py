@@ -1,6 +1,7 @@
-"""Lighthouse scores for one article of the locally built site.
+"""Lighthouse scores for pages of the locally built site (by default its first article).
 
-Run from the repository root: `.venv/bin/python -m bench.lighthouse [--site OUTPUT]`.
+Run from the repository root: `.venv/bin/python -m bench.lighthouse [--site OUTPUT]
+[--path /about/ --path / ...]`.
 Without --site it builds the site (Pelican + Pagefind) into a temporary folder. It serves the
 folder on 127.0.0.1, runs npm's `lighthouse` against Debian's Chromium and prints the four
 category scores. Lighthouse exits 0 whatever the scores, so `--min` makes this script exit 1
@@ -61,6 +62,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, help="an already built output folder")
     parser.add_argument("--min", type=int, default=0, help="lowest acceptable score (0-100)")
+    parser.add_argument(
+        "--path", action="append", help="a site path to measure (repeatable; default: an article)"
+    )
     args = parser.parse_args()
     if not LIGHTHOUSE.exists():
         raise SystemExit("lighthouse is not installed: run `npm install`")
@@ -69,10 +73,12 @@ def main() -> int:
         if not args.site:
             build_site(site)
         with serve_folder(site) as base:
-            path = first_article(site)
-            scores = lighthouse_scores(base + path)
-    print(f"lighthouse {path}: " + "  ".join(f"{k} {v}" for k, v in scores.items()))
-    return 1 if min(scores.values()) < args.min else 0
+            lowest = 100
+            for path in args.path or [first_article(site)]:
+                scores = lighthouse_scores(base + path)
+                print(f"lighthouse {path}: " + "  ".join(f"{k} {v}" for k, v in scores.items()))
+                lowest = min(lowest, *scores.values())
+    return 1 if lowest < args.min else 0
 
 
 if __name__ == "__main__":
