@@ -8,7 +8,8 @@ from markupsafe import Markup, escape
 
 from leadform.readiness.scoring import Result
 
-BAR_HEIGHT, GAP, LABEL_WIDTH, BAR_WIDTH = 22, 14, 190, 300
+# Sized so the labels stay at least 11 px on a 375 px phone, where the chart is ~340 px wide.
+BAR_HEIGHT, GAP, LABEL_WIDTH, BAR_WIDTH, FONT_SIZE = 26, 14, 210, 190, 19
 WIDTH = LABEL_WIDTH + BAR_WIDTH + 60
 
 
@@ -33,12 +34,14 @@ def _row(index: int, title: str, score: int) -> Markup:
     length = round(BAR_WIDTH * max(0, min(score, 100)) / 100)
     return Markup(
         '<g class="readiness-chart__row">'
-        '<text x="0" y="{ty}" class="readiness-chart__label" fill="currentColor">{title}</text>'
+        '<text x="0" y="{ty}" class="readiness-chart__label" fill="currentColor" '
+        'font-size="{fs}">{title}</text>'
         '<rect x="{x}" y="{y}" width="{track}" height="{h}" class="readiness-chart__track" '
         'fill="currentColor" fill-opacity="0.12"/>'
         '<rect x="{x}" y="{y}" width="{length}" height="{h}" class="readiness-chart__bar" '
         'fill="currentColor"/>'
-        '<text x="{nx}" y="{ty}" class="readiness-chart__value" fill="currentColor">{score}%</text>'
+        '<text x="{nx}" y="{ty}" class="readiness-chart__value" fill="currentColor" '
+        'font-size="{fs}">{score}%</text>'
         "</g>"
     ).format(
         x=LABEL_WIDTH,
@@ -50,4 +53,5 @@ def _row(index: int, title: str, score: int) -> Markup:
         length=length,
         title=escape(title),
         score=score,
+        fs=FONT_SIZE,
     )
