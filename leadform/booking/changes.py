@@ -38,6 +38,7 @@ from leadform.booking.slots import (
 from leadform.db import db
 from leadform.messages import webhooks
 from leadform.models import Booking, BookingEvent, OutboxMessage
+from leadform.readiness import services as readiness_services
 
 CANCELLED = "cancelled"
 # What an erased booking keeps in place of each personal field.
@@ -352,3 +353,5 @@ def anonymise_command() -> None:
     scrubbed = scrub_sent_messages()
     click.echo(f"Anonymised {erased} booking(s) whose session ended over {days} days ago.")
     click.echo(f"Scrubbed {scrubbed} sent message(s) of anonymised bookings.")
+    checks = readiness_services.forget_expired(_naive_utc(now) - timedelta(days=days))
+    click.echo(f"Deleted {checks} readiness check(s) taken over {days} days ago.")

@@ -6,12 +6,12 @@ import secrets
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from leadform.db import db
 from leadform.messages.rendering import render_email
 from leadform.messages.senders import EmailMessage
-from leadform.models import OutboxMessage
+from leadform.models import Booking, OutboxMessage
 from leadform.readiness.models import ReadinessCheck
 from leadform.readiness.questions import Questionnaire
 from leadform.readiness.scoring import (
@@ -149,3 +149,24 @@ def summary_for(check_id: int | None) -> dict | None:
         if key in texts
     ]
     return {"check": check, "result": result_of(check), "answers": answers}
+
+
+def forget_expired(before: datetime) -> int:
+    """Erase readiness checks taken before `before` (naive UTC); return how many.
+
+    A check no booking points at is deleted. One a booking came from keeps its scores
+    (they describe the booking) but loses the reader's address and consent, like the
+    anonymised booking itself.
+    """
+    booked = select(Booking.readiness_check_id).where(Booking.readiness_check_id.is_not(None))
+    old = ReadinessCheck.created_at < before
+    deleted = db.session.execute(
+        delete(ReadinessCheck).where(old, ReadinessCheck.id.not_in(booked))
+    ).rowcount
+    db.session.execute(
+        update(ReadinessCheck)
+        .where(old, ReadinessCheck.email.is_not(None))
+        .values(email=None, consent_at=None)
+    )
+    db.session.commit()
+    return deleted

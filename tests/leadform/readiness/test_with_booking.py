@@ -12,6 +12,7 @@ from leadform.db import db
 from leadform.messages.senders import EmailMessage
 from leadform.models import Booking, OutboxMessage
 from leadform.readiness.models import ReadinessCheck
+from leadform.readiness.services import forget_expired
 from tests.leadform.booking.test_booking import booking_request
 from tests.leadform.booking_pages import answers, open_form
 from tests.leadform.readiness.test_pages import take_check
@@ -74,3 +75,25 @@ def test_booking_from_the_result_page_carries_the_check(readiness_app):
         assert booking.readiness_check_id == check.id
         assert booking.source_article == "first-article"
         assert f"Readiness check: {check.overall}%" in team_email(readiness_app).text
+
+
+def test_retention_forgets_old_checks_but_keeps_a_bookings_scores(readiness_app):
+    client = readiness_app.test_client()
+    take_check(client)
+    take_check(client)
+    with readiness_app.app_context():
+        kept, dropped = db.session.scalars(select(ReadinessCheck).order_by(ReadinessCheck.id))
+        kept.email, kept_id, dropped_id = "ada@example.com", kept.id, dropped.id
+        db.session.commit()
+        book_with_check(readiness_app, kept_id)
+
+    with readiness_app.app_context():
+        result = readiness_app.test_cli_runner().invoke(args=["bookings", "anonymise"])
+        # Nothing is old yet: both stay.
+        assert db.session.get(ReadinessCheck, dropped_id) is not None
+        later = datetime(2099, 1, 1)
+        assert forget_expired(later) == 1
+        assert db.session.get(ReadinessCheck, dropped_id) is None
+        survivor = db.session.get(ReadinessCheck, kept_id)
+        assert survivor.scores and survivor.email is None
+    assert "readiness check(s)" in result.output
