@@ -79,7 +79,7 @@ def _desk_context():
 @bp.get("")
 @auth.login_required
 def adoption():
-    """Show visits, bookings, cancellations and attendance per article and campaign."""
+    """Show the funnel, from visits and checks to attended sessions, per article and campaign."""
     form = period_form()
     if not form.validate():
         return render_template("desk/reports/adoption.html", form=form, report=None), 400

@@ -2,7 +2,9 @@
 
 `adoption_report(start, end, now, zone_name=...)` counts, for a period of whole days in the
 host's time zone, visits to the booking page, bookings made, how many of those were
-cancelled and how many sessions took place, per source article and per campaign.
+cancelled and how many sessions took place, per source article and per campaign; and the
+steps before the booking: readiness checks completed, their reports emailed, newsletter
+signups confirmed, and the bookings made from a check's result.
 `bookings_chart_svg(weeks)` draws the bookings per ISO week as an inline SVG built from
 escaped text. Plain functions over the session; the admin view only formats the result.
 """
@@ -22,6 +24,8 @@ from leadform.booking import sources
 from leadform.db import db
 from leadform.desk.export import spreadsheet_csv
 from leadform.models import Booking, BookingPageVisit
+from leadform.newsletter.models import CONFIRMED, Subscriber
+from leadform.readiness.models import ReadinessCheck
 
 DIRECT_LABEL = "(direct / unknown)"
 NO_VALUE_LABEL = "(none)"
@@ -40,6 +44,12 @@ CSV_HEADER = (
     "undelivered",
     "booking_rate_percent",
     "attendance_rate_percent",
+    # Appended (issue 15), so consumers reading the columns above by position keep working.
+    "checks_completed",
+    "reports_emailed",
+    "newsletter_signups",
+    "bookings_via_check",
+    "check_booking_rate_percent",
 )
 _SOURCE_COLUMNS = ("source_article", "utm_source", "utm_medium", "utm_campaign")
 
@@ -59,6 +69,13 @@ class ReportRow:
     attended: int = 0
     # Bookings whose prospect's email bounced or was dropped: the confirmation never arrived.
     undelivered: int = 0
+    # Readiness checks completed in the period, and how many of those had their report emailed.
+    checks: int = 0
+    reports_emailed: int = 0
+    # Newsletter subscriptions confirmed in the period (still subscribed today).
+    signups: int = 0
+    # Bookings made in the period from a readiness check's result, by the check's source.
+    check_bookings: int = 0
 
     @property
     def booking_rate(self) -> float | None:
@@ -70,6 +87,11 @@ class ReportRow:
         """Attended sessions per booking, or None when there were no bookings."""
         return self.attended / self.bookings if self.bookings else None
 
+    @property
+    def check_booking_rate(self) -> float | None:
+        """Bookings through a check per completed check, or None when there were no checks."""
+        return self.check_bookings / self.checks if self.checks else None
+
     def add(self, other: ReportRow) -> None:
         """Add `other`'s counts to this row's."""
         self.visits += other.visits
@@ -77,6 +99,10 @@ class ReportRow:
         self.cancellations += other.cancellations
         self.attended += other.attended
         self.undelivered += other.undelivered
+        self.checks += other.checks
+        self.reports_emailed += other.reports_emailed
+        self.signups += other.signups
+        self.check_bookings += other.check_bookings
 
 
 @dataclass(frozen=True)
@@ -181,6 +207,58 @@ def _booking_counts(lower: datetime, upper: datetime) -> list[ReportRow]:
     ]
 
 
+def _check_counts(lower: datetime, upper: datetime) -> list[ReportRow]:
+    """Readiness checks completed in [lower, upper), and their reports emailed, by source."""
+    keys = [func.coalesce(getattr(ReadinessCheck, name), "") for name in _SOURCE_COLUMNS]
+    emailed = func.sum(case((ReadinessCheck.report_emailed_at.is_not(None), 1), else_=0))
+    statement = (
+        select(*keys, func.count(ReadinessCheck.id), emailed)
+        .where(ReadinessCheck.created_at >= lower, ReadinessCheck.created_at < upper)
+        .group_by(*keys)
+    )
+    return [
+        ReportRow(key=tuple(row[:4]), checks=row[4], reports_emailed=row[5])
+        for row in db.session.execute(statement)
+    ]
+
+
+def _check_booking_counts(lower: datetime, upper: datetime) -> list[ReportRow]:
+    """Bookings made in [lower, upper) from a check's result, by the check's source.
+
+    The check's source, not the booking's: the result page's booking link carries the
+    article but not the campaign tags, and the rate divides by checks of the same source.
+    """
+    keys = [func.coalesce(getattr(ReadinessCheck, name), "") for name in _SOURCE_COLUMNS]
+    statement = (
+        select(*keys, func.count(Booking.id))
+        .join(ReadinessCheck, Booking.readiness_check_id == ReadinessCheck.id)
+        .where(Booking.created_at >= lower, Booking.created_at < upper)
+        .group_by(*keys)
+    )
+    return [
+        ReportRow(key=tuple(row[:4]), check_bookings=row[4])
+        for row in db.session.execute(statement)
+    ]
+
+
+def _signup_counts(lower: datetime, upper: datetime) -> list[ReportRow]:
+    """Newsletter subscriptions confirmed in [lower, upper), by article (no campaign tags)."""
+    article = func.coalesce(Subscriber.source_article, "")
+    statement = (
+        select(article, func.count(Subscriber.id))
+        .where(
+            Subscriber.status == CONFIRMED,
+            Subscriber.confirmed_at >= lower,
+            Subscriber.confirmed_at < upper,
+        )
+        .group_by(article)
+    )
+    # A subscriber stores no campaign tags: its signups fall in the untagged campaign row.
+    return [
+        ReportRow(key=(row[0], "", "", ""), signups=row[1]) for row in db.session.execute(statement)
+    ]
+
+
 def _visit_counts(start: date, end: date) -> list[ReportRow]:
     """Booking-page visits on the days `start`..`end` grouped by article and campaign tags."""
     keys = [getattr(BookingPageVisit, name) for name in _SOURCE_COLUMNS]
@@ -204,12 +282,12 @@ def _known_only(rows: list[ReportRow], known: Collection[str]) -> list[ReportRow
 
 
 def _roll_up(rows: Iterable[ReportRow], key_of) -> list[ReportRow]:
-    """Merge rows whose `key_of(row.key)` is equal; most bookings, then visits, first."""
+    """Merge rows whose `key_of(row.key)` is equal; most bookings, visits, then checks first."""
     merged: dict[tuple, ReportRow] = {}
     for row in rows:
         key = key_of(row.key)
         merged.setdefault(key, ReportRow(key=key)).add(row)
-    return sorted(merged.values(), key=lambda r: (-r.bookings, -r.visits, r.key))
+    return sorted(merged.values(), key=lambda r: (-r.bookings, -r.visits, -r.checks, r.key))
 
 
 def _booking_days(lower: datetime, upper: datetime, zone_name: str) -> list[date]:
@@ -252,7 +330,14 @@ def adoption_report(
     check_period(start, end)
     lower, upper = period_bounds(start, end, zone_name)
     known = sources.known_sources() if known_sources is None else known_sources
-    rows = _known_only(_booking_counts(lower, upper) + _visit_counts(start, end), known)
+    counted = (
+        _booking_counts(lower, upper)
+        + _visit_counts(start, end)
+        + _check_counts(lower, upper)
+        + _check_booking_counts(lower, upper)
+        + _signup_counts(lower, upper)
+    )
+    rows = _known_only(counted, known)
     report = AdoptionReport(start=start, end=end, zone_name=zone_name)
     report.by_article = _roll_up(rows, lambda key: key[:1])
     report.by_campaign = _roll_up(rows, lambda key: key[1:])
@@ -278,7 +363,9 @@ def _csv_cells(row: ReportRow) -> tuple:
     """One row of the per-article CSV: its label, counts and rates."""
     label = article_label(row.key[0]) if row.key else "Total"
     cells = (label, row.visits, row.bookings, row.cancellations, row.attended, row.undelivered)
-    return cells + (_csv_rate(row.booking_rate), _csv_rate(row.attendance_rate))
+    cells += (_csv_rate(row.booking_rate), _csv_rate(row.attendance_rate))
+    cells += (row.checks, row.reports_emailed, row.signups, row.check_bookings)
+    return cells + (_csv_rate(row.check_booking_rate),)
 
 
 # The chart's geometry in SVG user units; the viewBox lets CSS scale it to the page.

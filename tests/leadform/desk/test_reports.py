@@ -222,7 +222,7 @@ def test_csv_neutralises_formulas():
         "'@SUM(A1)",
         "plain",
     ]
-    assert rows[-1] == ["Total", "5", "0", "0", "0", "0", "0.0", ""]
+    assert rows[-1] == ["Total", "5", "0", "0", "0", "0", "0.0", "", "0", "0", "0", "0", ""]
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
@@ -240,9 +240,10 @@ def test_every_csv_cell_is_quoted():
 
     assert text.split("\r\n") == [
         '"source_article","visits","bookings","cancellations","attended","undelivered",'
-        '"booking_rate_percent","attendance_rate_percent"',
-        '"why-ai-pilots-stall","1","0","0","0","0","0.0",""',
-        '"Total","1","0","0","0","0","0.0",""',
+        '"booking_rate_percent","attendance_rate_percent","checks_completed","reports_emailed",'
+        '"newsletter_signups","bookings_via_check","check_booking_rate_percent"',
+        '"why-ai-pilots-stall","1","0","0","0","0","0.0","","0","0","0","0",""',
+        '"Total","1","0","0","0","0","0.0","","0","0","0","0",""',
         "",
     ]
 
@@ -312,8 +313,19 @@ def test_csv_download(funnel, desk):
     assert response.headers["Cache-Control"] == "no-store"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[1] == ["why-ai-pilots-stall", "6", "2", "1", "1", "0", "33.3", "50.0"]
-    assert rows[-1] == ["Total", "11", "4", "2", "2", "0", "36.4", "50.0"]
+    assert rows[0][:8] == [
+        "source_article",
+        "visits",
+        "bookings",
+        "cancellations",
+        "attended",
+        "undelivered",
+        "booking_rate_percent",
+        "attendance_rate_percent",
+    ]  # the columns consumers already read keep their places; the new ones follow
+    zero_checks = ["0", "0", "0", "0", ""]
+    assert rows[1] == ["why-ai-pilots-stall", "6", "2", "1", "1", "0", "33.3", "50.0", *zero_checks]
+    assert rows[-1] == ["Total", "11", "4", "2", "2", "0", "36.4", "50.0", *zero_checks]
 
 
 def test_csv_with_a_bad_period_goes_back_to_the_form(desk):
