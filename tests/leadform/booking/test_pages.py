@@ -236,12 +236,16 @@ def test_each_step_is_one_round_trip_and_few_controls(client):
         assert Controls(html).count <= MAX_FORM_CONTROLS, (name, Controls(html).count)
 
 
-def test_the_picker_is_indexable_and_the_rest_is_not(client):
+def test_the_booking_steps_are_indexable_and_the_visitors_pages_are_not(client):
     steps = step_pages(client)
 
     assert '<meta name="description" content="Book a 90-minute' in steps["picker"]
-    assert 'name="robots"' not in steps["picker"]
-    for name in ("form", "confirmed", "manage", "cancel", "delete"):
+    for name in ("picker", "form"):
+        assert 'name="robots"' not in steps[name], name
+        assert '<meta name="description"' in steps[name], name
+    # Every time's form is one page for search engines: the picker.
+    assert '<link rel="canonical" href="http://127.0.0.1:8000/book">' in steps["form"]
+    for name in ("confirmed", "manage", "cancel", "delete"):
         assert '<meta name="robots" content="noindex">' in steps[name], name
 
 
