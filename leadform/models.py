@@ -16,7 +16,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Booking(db.Model):
+class Attribution:
+    """Where a visitor came from: the article, the UTM parameters, an outside referring page.
+
+    Mixed into every table that records a visitor's step (bookings, readiness checks), so the
+    adoption report reads the same columns everywhere (lengths: leadform.cleaning).
+    """
+
+    source_article: Mapped[str | None] = mapped_column(String(200))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    referrer: Mapped[str | None] = mapped_column(String(2000))
+
+
+class Booking(Attribution, db.Model):
     """One prospect's reservation of one assessment slot."""
 
     __tablename__ = "bookings"
@@ -38,14 +54,6 @@ class Booking(db.Model):
     consent_at: Mapped[datetime]
     privacy_version: Mapped[str] = mapped_column(String(32))
 
-    # Attribution: the article the prospect came from, UTM parameters, referring page.
-    source_article: Mapped[str | None] = mapped_column(String(200))
-    utm_source: Mapped[str | None] = mapped_column(String(200))
-    utm_medium: Mapped[str | None] = mapped_column(String(200))
-    utm_campaign: Mapped[str | None] = mapped_column(String(200))
-    utm_term: Mapped[str | None] = mapped_column(String(200))
-    utm_content: Mapped[str | None] = mapped_column(String(200))
-    referrer: Mapped[str | None] = mapped_column(String(2000))
     # How the session is held: a key of site.toml's [session.formats] ("video", "in_person").
     session_format: Mapped[str | None] = mapped_column(String(32))
     # The readiness check the prospect booked from (its scores travel with the booking).

@@ -6,11 +6,11 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadform.db import db
-from leadform.models import utcnow
+from leadform.models import Attribution, utcnow
 
 
-class ReadinessCheck(db.Model):
-    """One reader's completed readiness check.
+class ReadinessCheck(Attribution, db.Model):
+    """One reader's completed readiness check, with where the reader came from (Attribution).
 
     Scores are stored as computed when the check was taken, so a later edit of the
     question file does not change what the reader, the team or a booking saw.
@@ -25,14 +25,6 @@ class ReadinessCheck(db.Model):
     scores: Mapped[dict] = mapped_column(JSON)  # dimension key -> 0..100
     overall: Mapped[int]
     band: Mapped[str] = mapped_column(String(64))
-
-    source_article: Mapped[str | None] = mapped_column(String(200))
-    utm_source: Mapped[str | None] = mapped_column(String(200))
-    utm_medium: Mapped[str | None] = mapped_column(String(200))
-    utm_campaign: Mapped[str | None] = mapped_column(String(200))
-    utm_term: Mapped[str | None] = mapped_column(String(200))
-    utm_content: Mapped[str | None] = mapped_column(String(200))
-    referrer: Mapped[str | None] = mapped_column(String(2000))
 
     # Set when the reader asks for the report by email (with their consent).
     email: Mapped[str | None] = mapped_column(String(254))
