@@ -91,14 +91,6 @@ def greeting_name(name: str | None) -> str | None:
     return cleaned
 
 
-def format_times(booking: Booking, config: Mapping) -> dict:
-    """The booking's time in the prospect's zone and the host's, as the emails write it."""
-    context = _context(booking, config)
-    return {
-        key: context[key] for key in ("when_prospect", "when_host", "prospect_zone", "host_zone")
-    }
-
-
 def invite_uid(booking: Booking, config: Mapping) -> str:
     """The stable iCalendar UID of a booking: its public id at the site's domain."""
     domain = urlsplit(config["PUBLIC_URL"]).hostname or "localhost"
@@ -136,17 +128,8 @@ def prospect_confirmation(
     `context` is `_context(booking, config)` when the caller already has it.
     """
     context = context if context is not None else _context(booking, config)
-    subject, text, html = render_email("prospect_confirmation", context)
     invite = Attachment("invite.ics", build_booking_invite(booking, config), INVITE_MIMETYPE)
-    return EmailMessage(
-        to=booking.email,
-        from_=config["MAIL_FROM"],
-        reply_to=config["TEAM_EMAIL"],
-        subject=subject,
-        text=text,
-        html=html,
-        attachments=(invite,),
-    )
+    return _to_prospect(booking, config, "prospect_confirmation", context, invite)
 
 
 def session_format(booking: Booking, site: Mapping) -> dict | None:
@@ -163,9 +146,9 @@ def session_location(booking: Booking, site: Mapping) -> str:
     return site["assessment"].get("location", "Online")
 
 
-def _answers(booking: Booking) -> list[tuple[str, str]]:
+def _answers(booking: Booking, config: Mapping) -> list[tuple[str, str]]:
     """The prospect's answers, labelled, in form order."""
-    chosen = session_format(booking, current_app.config["SITE"])
+    chosen = session_format(booking, config["SITE"])
     return [
         ("Format", chosen["label"] if chosen else "—"),
         ("Name", booking.name),
@@ -185,18 +168,10 @@ def team_notification(
 ) -> EmailMessage:
     """The team's notice of a new booking: every answer and where the prospect came from."""
     context = dict(context if context is not None else _context(booking, config))
-    context["answers"] = _answers(booking)
+    context["answers"] = _answers(booking, config)
     context["attribution"] = [(label, getattr(booking, name)) for label, name in ATTRIBUTION_FIELDS]
     context["readiness"] = readiness_services.summary_for(booking.readiness_check_id)
-    subject, text, html = render_email("team_notification", context)
-    return EmailMessage(
-        to=config["TEAM_EMAIL"],
-        from_=config["MAIL_FROM"],
-        reply_to=booking.email,
-        subject=subject,
-        text=text,
-        html=html,
-    )
+    return _to_team(booking, config, "team_notification", context)
 
 
 def queue_email(message: EmailMessage, *, kind: str, booking: Booking | None = None):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -177,15 +177,6 @@ def email_domain_key() -> str:
 def network_key() -> str:
     """Rate-limit key: the client's /24 or /64 network."""
     return "net:" + network_of(request.remote_addr)
-
-
-def booking_limits(config: Mapping) -> list[tuple[str, Callable[[], str]]]:
-    """Return (limit, key function) pairs for new bookings, from the settings."""
-    return [
-        (config["RATE_LIMIT_NETWORK"], network_key),
-        (config["RATE_LIMIT_EMAIL"], email_key),
-        (config["RATE_LIMIT_EMAIL_DOMAIN"], email_domain_key),
-    ]
 
 
 # --- Surges --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, render_template
 from flask_wtf import FlaskForm
 
 from leadform.booking import guard, reservations
-from leadform.booking.emails import format_times
+from leadform.booking.views import session_times
 
 bp = Blueprint("hold", __name__)
 
@@ -53,7 +53,7 @@ def confirm(token: str):
         form=form,
         waiting=waiting,
         problem=problem,
-        times=format_times(booking, current_app.config),
+        **session_times(booking),
     )
     return page, 409 if problem else 200
 

@@ -347,19 +347,26 @@ def _booked_here(public_id: str):
 def confirmed(public_id: str):
     """Show the booked session in the prospect's zone (and the host's, if different)."""
     booking = _booked_here(public_id)
-    slot = reservations.booking_slot(booking)
-    host_zone = ZoneInfo(_host_zone_name())
-    own_zone = resolve_timezone(booking.timezone, host_zone)
     return render_template(
         "booking/confirmed.html",
         booking=booking,
-        prospect_time=format_range(slot, own_zone),
-        host_time=format_range(slot, host_zone) if own_zone.key != host_zone.key else None,
-        host_zone=host_zone.key,
+        **session_times(booking),
         calendar_links=calendar_links_for(booking),
         ics_url=url_for("book.invite", public_id=booking.public_id),
         manage_path=url_for("manage.page", token=tokens.manage_token(booking)),
     )
+
+
+def session_times(booking) -> dict:
+    """The session's time for `_session.html`: the prospect's zone, and ours if it differs."""
+    slot = reservations.booking_slot(booking)
+    host_zone = ZoneInfo(_host_zone_name())
+    own_zone = resolve_timezone(booking.timezone, host_zone)
+    return {
+        "prospect_time": format_range(slot, own_zone),
+        "host_time": format_range(slot, host_zone) if own_zone.key != host_zone.key else None,
+        "host_zone": host_zone.key,
+    }
 
 
 def calendar_links_for(booking) -> dict:

@@ -170,3 +170,25 @@ def test_a_hold_link_names_its_booking_and_cannot_be_forged(app):
         assert guard.held_booking(token, "another-key") is None
         assert guard.held_booking(token[:-2] + "xx", app.config["SECRET_KEY"]) is None
         assert re.fullmatch(r"[\w.-]+", token)
+
+
+def test_the_hold_page_confirms_only_on_its_button(app):
+    now = datetime.now(UTC)  # the page reads the real clock to see whether the hold is on
+    slots = free(app, now)
+    with app.app_context():
+        for index, slot in enumerate(slots[:3]):
+            held_id = reserve(app, slot, now=now, email=f"p{index}@example.com").id
+        token = guard.hold_token(db.session.get(Booking, held_id), app.config["SECRET_KEY"])
+    client = app.test_client()
+
+    shown = client.get(f"/book/hold/{token}")
+    with app.app_context():
+        assert db.session.get(Booking, held_id).status == "held"  # a link scanner changes nothing
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', shown.text).group(1)
+    pressed = client.post(f"/book/hold/{token}", data={"csrf_token": csrf})
+
+    assert shown.status_code == 200 and "Confirm my booking" in shown.text
+    assert pressed.status_code == 200 and "is confirmed" in pressed.text
+    with app.app_context():
+        assert db.session.get(Booking, held_id).status == "confirmed"
+    assert client.get("/book/hold/forged").status_code == 404
