@@ -52,7 +52,10 @@ def start_from_an_article(page, base: str) -> None:
     page.goto(f"{base}/")
     page.locator(".post-card__title a").first.click()
     page.locator('.next-step a[href^="/book?from="]').click()
-    page.wait_for_url(re.compile(r"/book\?from="))
+    # Not the "load" event: with JavaScript on, book.js swaps the page in place as it loads
+    # (zone detection), and under load that once left the wait hanging for its full timeout.
+    page.wait_for_url(re.compile(r"/book\?from="), wait_until="domcontentloaded")
+    page.locator("a.time").first.wait_for()
 
 
 def axe_violations(page, checker) -> list[dict]:
