@@ -86,6 +86,18 @@ class Booking(Attribution, db.Model):
     notes: Mapped[list["BookingNote"]] = relationship(
         back_populates="booking", order_by="BookingNote.id"
     )
+    # The consultants who take the session (site.toml's [hosts]); none without hosts.
+    hosts: Mapped[list["BookingHost"]] = relationship(
+        back_populates="booking",
+        order_by="BookingHost.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    @property
+    def host_ids(self) -> tuple[str, ...]:
+        """Return the ids of the hosts assigned to the session, in assignment order."""
+        return tuple(link.host_id for link in self.hosts)
 
     __table_args__ = (
         # The last line of defence against double booking: at most one active booking per
@@ -151,6 +163,28 @@ class DeliveryAttempt(db.Model):
     worker: Mapped[str | None] = mapped_column(String(100))
 
     message: Mapped[OutboxMessage] = relationship(back_populates="delivery_attempts")
+
+
+class BookingHost(db.Model):
+    """One consultant assigned to one booking (leadform.calendars.services.assign_hosts).
+
+    Kept after a cancellation, like the slot history: it says who would have attended. A move
+    replaces the rows with the hosts of the new time.
+    """
+
+    __tablename__ = "booking_hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    host_id: Mapped[str] = mapped_column(String(64))
+
+    booking: Mapped[Booking] = relationship(back_populates="hosts")
+
+    __table_args__ = (
+        UniqueConstraint("booking_id", "host_id"),
+        # Round robin counts each host's sessions: host first.
+        Index("ix_booking_hosts_host", "host_id", "booking_id"),
+    )
 
 
 class BookingEvent(db.Model):

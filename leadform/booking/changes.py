@@ -20,9 +20,10 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select, update
 
-from leadform.booking import emails
+from leadform.booking import emails, hosting
 from leadform.booking.reservations import (
     ACTIVE,
+    BUSY_STATUSES,
     active_bookings,
     booking_slot,
     reservation,
@@ -30,6 +31,7 @@ from leadform.booking.reservations import (
 from leadform.booking.slots import (
     Availability,
     Slot,
+    SlotUnavailable,
     available_slots,
     bookable_slot,
     check_free,
@@ -113,11 +115,8 @@ def change_rules(booking: Booking, now: datetime, cutoff: timedelta, max_moves: 
 def move_choices(booking: Booking, availability: Availability, now: datetime) -> list[Slot]:
     """Return the free slots `booking` may move to (its own time left out)."""
     current = booking_slot(booking)
-    return [
-        slot
-        for slot in available_slots(availability, now, active_bookings(now, excluding=booking.id))
-        if slot != current
-    ]
+    free = available_slots(availability, now, active_bookings(now, excluding=booking.id))
+    return [slot for slot in hosting.staffed(free, now) if slot != current]
 
 
 def _event(booking: Booking, kind: str, now: datetime, actor: str, **times) -> BookingEvent:
@@ -159,6 +158,7 @@ def _cancel(booking: Booking, now: datetime, actor: str, seen: int) -> bool:
     _event(booking, "cancelled", now, actor)
     emails.queue_cancellation_emails(booking, actor=actor)
     webhooks.queue_booking_event(booking, "booking.cancelled", now=_aware_utc(now))
+    hosting.remove_booking(booking)
     return True
 
 
@@ -182,19 +182,45 @@ def move_booking(
     """
     availability = current_app.extensions["availability"]
     seen = booking.ics_sequence
+    # The hosts' calendars are read before the lock, as for a new booking.
+    busy = _live_busy(availability, new_start, now)
     with reservation():  # rolls back first, so `booking` is re-read under the lock
         _check_movable(booking, new_start, max_moves, seen)
         slot = bookable_slot(availability, new_start, now)
         # Only the bookings near the new time can refuse it (slots.check_span).
         nearby = active_bookings(now, excluding=booking.id, span=check_span(availability, slot))
         check_free(availability, slot, nearby)
-        previous = booking_slot(booking)
+        hosts = _hosts_for_move(booking, slot, busy, now)
+        previous, previous_hosts = booking_slot(booking), booking.host_ids
         if not _claim(booking, seen, **_moved_values(slot)):
             raise ChangeRefused(CANCELLED_REASON)
+        hosting.record(booking, hosts)
         _event(booking, "moved", now, actor, previous_slot_start=_naive_utc(previous.start))
         emails.queue_move_emails(booking, previous, actor=actor)
         webhooks.queue_booking_event(booking, "booking.moved", now=_aware_utc(now))
+        hosting.write_booking(booking, previous=previous_hosts)
     return booking
+
+
+def _live_busy(availability: Availability, new_start: datetime, now: datetime):
+    """Read the hosts' calendars for the new time; {} when there is nothing to read.
+
+    A time that is not offered reads nothing: the check under the lock refuses it.
+    """
+    if not hosting.enabled():
+        return {}
+    try:
+        return hosting.live_busy(bookable_slot(availability, new_start, now), now)
+    except SlotUnavailable:
+        return {}
+
+
+def _hosts_for_move(booking: Booking, slot: Slot, busy, now: datetime) -> tuple[str, ...]:
+    """Return the hosts who take the moved session; SlotUnavailable when nobody can."""
+    try:
+        return hosting.choose(slot, busy, now, BUSY_STATUSES, excluding=booking.id)
+    except hosting.NoHostFree:
+        raise SlotUnavailable("no consultant is free then", "taken") from None
 
 
 def _check_movable(booking: Booking, new_start: datetime, max_moves: int | None, seen: int):

@@ -6,6 +6,11 @@ bookings the list only changes when the clock moves the earliest time inside the
 notice or brings a new time within the horizon (`valid_until`), so a per-process cache keyed
 by the bookings themselves is never stale: a booking, move or cancellation made by any
 process changes the key at the next page view.
+
+With hosts in site.toml the list is also narrowed to the times the hosts can staff by their
+synced calendars (booking/hosting.py). That answer depends on the stored busy times, so the
+key also holds the calendars' sync marker (each source's last good sync), and the entry ends
+when the stale policy could next change its mind about a calendar.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 
+from leadform.booking import hosting
 from leadform.booking.slots import Availability, Slot, available_slots, day_slots
 
 _EXTENSION_KEY = "leadform.free_times"
@@ -37,9 +43,19 @@ class FreeTimes:
         self._entries: OrderedDict[tuple, tuple[list[Slot], datetime, datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, av: Availability, now: datetime, busy: Sequence[tuple]) -> list[Slot]:
-        """Return `available_slots(av, now, busy)`, reusing a list still valid at `now`."""
-        key = tuple(busy)
+    def get(
+        self,
+        av: Availability,
+        now: datetime,
+        busy: Sequence[tuple],
+        calendars: tuple | None = None,
+    ) -> list[Slot]:
+        """Return `available_slots(av, now, busy)`, reusing a list still valid at `now`.
+
+        `calendars` is None, or (marker key, marker until, narrow): the list is then
+        `narrow(free, now)`, reused while the marker is the same and `now` before its until.
+        """
+        key = (tuple(busy), calendars[0] if calendars else None)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[1] <= now < entry[2]:
@@ -47,6 +63,10 @@ class FreeTimes:
                 return entry[0]
         free = available_slots(av, now, busy)
         until = valid_until(av, now, free)
+        if calendars is not None:
+            _, calendars_until, narrow = calendars
+            # Narrowing only removes times: the unnarrowed list's bound stays a safe one.
+            free, until = narrow(free, now), max(min(until, calendars_until), now)
         with self._lock:
             self._entries[key] = (free, now, until)
             self._entries.move_to_end(key)
@@ -92,7 +112,11 @@ def init_app(app: Flask) -> None:
 
 
 def free_times(now: datetime, busy: Sequence[tuple]) -> list[Slot]:
-    """The current app's free times at `now` for the bookings `busy` (cached)."""
+    """The current app's free times at `now` for the bookings `busy`, staffed (cached)."""
+    calendars = None
+    if hosting.enabled():
+        key, until = hosting.marker(now)
+        calendars = (key, until, hosting.staffed)
     return current_app.extensions[_EXTENSION_KEY].get(
-        current_app.extensions["availability"], now, busy
+        current_app.extensions["availability"], now, busy, calendars
     )

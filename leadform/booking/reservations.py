@@ -13,7 +13,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, literal_column, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from leadform.booking import emails, guard
+from leadform.booking import emails, guard, hosting
 from leadform.booking.slots import (
     Availability,
     Slot,
@@ -190,12 +190,20 @@ def reserve_slot(
     """
     # Not offered, too soon or too far does not depend on other bookings: no lock needed.
     slot = bookable_slot(availability, request.slot_start, now)
+    # Neither does an event in a host's calendar: read them now, outside the lock.
+    busy = hosting.live_busy(slot, now)
     booking = _new_booking(request, slot, privacy_version, now)
+    hosts = _hosts(slot, busy, now)
+    hosting.record(booking, hosts)
     messages = emails.booking_emails(booking)
     nearby = check_span(availability, slot)
     with reservation():
         release_expired_holds(now)
         check_free(availability, slot, active_bookings(now, span=nearby))
+        # Another booking may have changed the hosts' load (or sessions) meanwhile.
+        if (settled := _hosts(slot, busy, now)) != hosts:
+            hosting.record(booking, settled)
+            messages = emails.booking_emails(booking)
         surging = surge is not None and guard.must_hold(surge, _naive_utc(now))
         db.session.add(booking)
         db.session.add(_created_event(booking, now, source))
@@ -206,13 +214,22 @@ def reserve_slot(
     return booking
 
 
+def _hosts(slot: Slot, busy, now: datetime) -> tuple[str, ...]:
+    """Return the hosts who take `slot` (hosting.choose); SlotTaken when nobody can."""
+    try:
+        return hosting.choose(slot, busy, now, BUSY_STATUSES)
+    except hosting.NoHostFree:
+        raise SlotTaken(SLOT_TAKEN_MESSAGE) from None
+
+
 def _store_new_booking(booking: Booking, messages, now: datetime) -> None:
-    """Queue a confirmed booking's emails and its webhook, in the reservation's transaction."""
+    """Queue a confirmed booking's emails, webhook and calendar writes, in the transaction."""
     for kind, message in messages:
         emails.queue_email(message, kind=kind, booking=booking)
     # The webhook payload needs the stored row's id and defaults.
     db.session.flush()
     webhooks.queue_booking_event(booking, "booking.created", now=now)
+    hosting.write_booking(booking)
 
 
 def _hold(booking: Booking, policy: guard.SurgePolicy, state: guard.SurgeState, now) -> None:

@@ -16,6 +16,7 @@ Everything here is a pure function of an icalendar object, a window and the host
 addresses: no network, no database. Intervals are aware UTC datetimes.
 """
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -58,23 +59,41 @@ def busy_intervals(
     zone: ZoneInfo,
     addresses: Iterable[str] = (),
     all_day_busy: bool = True,
+    skip_uids: re.Pattern | None = None,
 ) -> list[Interval]:
     """Return the merged busy intervals of `calendar` within aware [start, end).
 
     `zone` is the host's: all-day events and floating times are read in it. `addresses` are
     the host's email addresses, whose PARTSTAT=DECLINED frees an event. With `all_day_busy`
-    an all-day event blocks its day whatever its TRANSP. Raises CalendarDataError for events
-    that cannot be read or expanded.
+    an all-day event blocks its day whatever its TRANSP. Events whose UID matches
+    `skip_uids` (the service's own bookings, see `booking_uids`) are left out. Raises
+    CalendarDataError for events that cannot be read or expanded.
     """
     own = frozenset(address.lower() for address in addresses)
     intervals = [
         interval
         for event in _occurrences(calendar, start, end, zone)
-        if is_busy(event, own, all_day_busy)
+        if is_busy(event, own, all_day_busy) and not _is_booking(event, skip_uids)
         for interval in [occurrence_interval(event, zone)]
         if interval is not None
     ]
     return merge(clip(intervals, start, end))
+
+
+def booking_uids(domain: str) -> re.Pattern:
+    """Return the pattern of the UIDs this service gives its bookings at `domain`.
+
+    A booking's event is a public id (22 URL-safe characters) at the site's domain: the same
+    UID in the prospect's invite and in the copy written to a host's calendar. Those events
+    are the bookings themselves, which the booking wing already keeps apart; counting them
+    as busy too would make a booking block its own move.
+    """
+    return re.compile(r"[A-Za-z0-9_-]{22}@" + re.escape(domain.lower()))
+
+
+def _is_booking(event: icalendar.Event, skip_uids: re.Pattern | None) -> bool:
+    """Tell whether the event is one of this service's bookings (its UID matches)."""
+    return skip_uids is not None and bool(skip_uids.fullmatch(str(event.get("UID", "")).lower()))
 
 
 def _occurrences(calendar: icalendar.Calendar, start: datetime, end: datetime, zone: ZoneInfo):

@@ -14,14 +14,17 @@ covers the asked window. Beyond that, "hide" (the default) stops offering that h
 and "offer" keeps using the last blocks it has.
 """
 
+import bisect
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from leadform.calendars.busy import Interval, merge, overlaps
+from leadform.calendars.busy import Interval, booking_uids, merge
 from leadform.calendars.hosts import CalendarSource, Host, HostsConfig
 from leadform.calendars.models import BusyBlock, CalendarSourceState
 from leadform.calendars.sources import CalendarSourceError, run_many_with_deadline
@@ -42,6 +45,9 @@ class CalendarSettings:
     max_stale: timedelta
     when_stale: str  # "hide" or "offer"
     horizon: timedelta
+    # The UIDs of the service's own bookings (busy.booking_uids): never busy, the booking
+    # wing keeps its sessions apart itself.
+    own_uids: re.Pattern | None = None
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,15 @@ class HostBusy:
     unavailable: str | None = None  # set: do not offer this host's times (says why)
 
     def is_free(self, start: datetime, end: datetime) -> bool:
-        """Tell whether the host may take aware [start, end): available and not busy."""
-        return self.unavailable is None and not overlaps(self.intervals, start, end)
+        """Tell whether the host may take aware [start, end): available and not busy.
+
+        The intervals are merged (sorted, apart), so the last one starting before `end` is
+        the only one that can overlap: a binary search, not a scan of the whole horizon.
+        """
+        if self.unavailable is not None:
+            return False
+        before_end = bisect.bisect_left(self.intervals, end, key=lambda interval: interval.start)
+        return before_end == 0 or self.intervals[before_end - 1].end <= start
 
 
 def settings_from(app: Flask, hosts: HostsConfig) -> CalendarSettings:
@@ -70,6 +83,7 @@ def settings_from(app: Flask, hosts: HostsConfig) -> CalendarSettings:
         max_stale=timedelta(minutes=app.config["CALENDAR_MAX_STALE_MINUTES"]),
         when_stale=when_stale,
         horizon=timedelta(days=horizon_days),
+        own_uids=booking_uids(urlsplit(app.config["PUBLIC_URL"]).hostname or "localhost"),
     )
 
 
@@ -183,7 +197,7 @@ def live_busy_for(
     settings = settings or current_settings()
     hosts = [settings.hosts.hosts[host_id] for host_id in host_ids]
     calls = {
-        (host.id, source.key): (source, _live_read(host, source, start, end, settings.live_timeout))
+        (host.id, source.key): (source, _live_read(host, source, start, end, settings))
         for host in hosts
         for source in host.sources
     }
@@ -191,9 +205,10 @@ def live_busy_for(
     return {host.id: _live_host_busy(settings, host, results, start, end, now) for host in hosts}
 
 
-def _live_read(host: Host, source: CalendarSource, start, end, timeout: float):
+def _live_read(host: Host, source: CalendarSource, start, end, settings: CalendarSettings):
     """Return a call reading one source's busy intervals now."""
-    return lambda: read_busy(host, source, start, end, timeout)
+    timeout, own_uids = settings.live_timeout, settings.own_uids
+    return lambda: read_busy(host, source, start, end, timeout, own_uids)
 
 
 def _live_host_busy(
@@ -214,6 +229,47 @@ def _live_host_busy(
     if fallback.unavailable is not None:
         return fallback
     return HostBusy(host.id, intervals=tuple(merge([*fresh, *fallback.intervals])))
+
+
+def sync_marker(now: datetime, settings: CalendarSettings | None = None):
+    """Return (key, until): what the stored busy times depend on at `now`, and until when.
+
+    The key changes whenever a sync stores new blocks or a source appears or goes; `until`
+    is the first moment after `now` at which the stale policy may judge a source otherwise
+    (its last good sync growing too old). Free times computed from `busy_for` may be reused
+    while both hold: the booking wing's cache keys on them.
+    """
+    settings = settings or current_settings()
+    rows = db.session.execute(
+        select(CalendarSourceState.id, CalendarSourceState.last_good_at).order_by(
+            CalendarSourceState.id
+        )
+    ).all()
+    key = tuple((row.id, row.last_good_at) for row in rows)
+    ageing = [_aware(row.last_good_at) + settings.max_stale for row in rows if row.last_good_at]
+    now = _aware(now)
+    until = min((moment for moment in ageing if moment > now), default=now + settings.max_stale)
+    return key, until
+
+
+def staffed(slots: list, now: datetime, settings: CalendarSettings | None = None) -> list:
+    """Return the `slots` (aware `.start`, `.end`) the assignment rule can staff, stored data.
+
+    A slot stays when the hosts it needs (all, or `count` of the pool) work then and their
+    last synced calendars leave it free. Sessions already booked are not looked at: the
+    booking wing has taken their times out of `slots` already.
+    """
+    settings = settings or current_settings()
+    if not slots or not settings.hosts.enabled:
+        return list(slots)
+    rule = settings.hosts.assignment
+    end = max(slot.end for slot in slots)
+    busy = busy_for(rule.host_ids, slots[0].start, end, now, settings)
+    return [
+        slot
+        for slot in slots
+        if assign_hosts(settings.hosts, busy, slot.start, slot.end) is not None
+    ]
 
 
 def assign_hosts(

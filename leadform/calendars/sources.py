@@ -163,7 +163,7 @@ def _read_caldav(
 ) -> icalendar.Calendar:
     """Talk to the CalDAV server (on the deadline thread); translate its failures."""
     try:
-        with _client(source, timeout) as client:
+        with caldav_client(source, timeout) as client:
             combined = _empty_calendar()
             for calendar in _chosen_calendars(source, client):
                 for resource in calendar.search(start=start, end=end, event=True, expand=False):
@@ -188,12 +188,15 @@ def _read_caldav(
         ) from None
 
 
-def _client(source: CalDAVSource, timeout: float) -> caldav.DAVClient:
+def caldav_client(source: CalDAVSource, timeout: float) -> caldav.DAVClient:
     """Return a DAVClient for the account; DNS discovery off, so only the given URL is used."""
     return caldav.DAVClient(
         url=source.url,
         username=source.username,
         password=source.password,
+        # Send the credentials with the first request: waiting for a 401 to pick the scheme
+        # costs a round trip, and Radicale delays every 401 by up to a second.
+        auth_type="basic" if source.username else None,
         timeout=timeout,
         enable_rfc6764=False,
     )

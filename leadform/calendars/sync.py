@@ -7,6 +7,7 @@ its last good blocks; its row records the error, so the desk and the policy in
 sync timeout; the next pass tries again, so recovery needs no restart.
 """
 
+import re
 import signal
 import threading
 from collections.abc import Iterable
@@ -57,15 +58,20 @@ def sync_window(now: datetime, horizon: timedelta) -> tuple[datetime, datetime]:
 
 
 def sync_all(
-    hosts: HostsConfig, now: datetime, horizon: timedelta, timeout: float
+    hosts: HostsConfig,
+    now: datetime,
+    horizon: timedelta,
+    timeout: float,
+    skip_uids: re.Pattern | None = None,
 ) -> list[SourceOutcome]:
     """Refresh every source of every host; return one outcome per source, in order.
 
-    Sources no longer in site.toml lose their state and blocks.
+    Sources no longer in site.toml lose their state and blocks. Events whose UID matches
+    `skip_uids` (the service's own bookings, `busy.booking_uids`) are not busy.
     """
     start, end = sync_window(now, horizon)
     outcomes = [
-        sync_source(host, source, start, end, timeout, now)
+        sync_source(host, source, start, end, timeout, now, skip_uids)
         for host in hosts.hosts.values()
         for source in host.sources
     ]
@@ -74,13 +80,19 @@ def sync_all(
 
 
 def sync_source(
-    host: Host, source: CalendarSource, start: datetime, end: datetime, timeout: float, now
+    host: Host,
+    source: CalendarSource,
+    start: datetime,
+    end: datetime,
+    timeout: float,
+    now,
+    skip_uids: re.Pattern | None = None,
 ) -> SourceOutcome:
     """Read one source and store its busy blocks, or record why it could not be read."""
     state = source_state(source)
     state.last_attempt_at = _naive(now)
     try:
-        intervals, not_modified = _read_busy(host, source, state, start, end, timeout)
+        intervals, not_modified = _read_busy(host, source, state, start, end, timeout, skip_uids)
     except CalendarSourceError as exc:
         _record_failure(state, str(exc), now)
         return SourceOutcome(host.id, source.label, error=str(exc))
@@ -104,7 +116,12 @@ def source_state(source: CalendarSource) -> CalendarSourceState:
 
 
 def read_busy(
-    host: Host, source: CalendarSource, start: datetime, end: datetime, timeout: float
+    host: Host,
+    source: CalendarSource,
+    start: datetime,
+    end: datetime,
+    timeout: float,
+    skip_uids: re.Pattern | None = None,
 ) -> list[Interval]:
     """Return the source's busy intervals in [start, end), read now over the network.
 
@@ -114,7 +131,7 @@ def read_busy(
         calendar = fetch_caldav(source, start, end, timeout)
     else:
         calendar = icalendar.Calendar.from_ical(fetch_feed(source, timeout).body)
-    return _busy(host, source, calendar, start, end)
+    return _busy(host, source, calendar, start, end, skip_uids)
 
 
 def _read_busy(
@@ -124,12 +141,15 @@ def _read_busy(
     start: datetime,
     end: datetime,
     timeout: float,
+    skip_uids: re.Pattern | None,
 ) -> tuple[list[Interval], bool]:
     """Fetch the source (a feed conditionally) and return (busy intervals, not modified)."""
     if isinstance(source, CalDAVSource):
-        return _busy(host, source, fetch_caldav(source, start, end, timeout), start, end), False
+        calendar = fetch_caldav(source, start, end, timeout)
+        return _busy(host, source, calendar, start, end, skip_uids), False
     body, not_modified = _feed_body(source, state, timeout)
-    return _busy(host, source, icalendar.Calendar.from_ical(body), start, end), not_modified
+    calendar = icalendar.Calendar.from_ical(body)
+    return _busy(host, source, calendar, start, end, skip_uids), not_modified
 
 
 def _feed_body(
@@ -151,12 +171,18 @@ def _feed_body(
 
 
 def _busy(
-    host: Host, source: CalendarSource, calendar, start: datetime, end: datetime
+    host: Host, source: CalendarSource, calendar, start: datetime, end: datetime, skip_uids=None
 ) -> list[Interval]:
     """Return the busy intervals of an already fetched calendar, as CalendarSourceError."""
     try:
         return busy_intervals(
-            calendar, start, end, host.timezone, host.addresses, all_day_busy=source.all_day_busy
+            calendar,
+            start,
+            end,
+            host.timezone,
+            host.addresses,
+            all_day_busy=source.all_day_busy,
+            skip_uids=skip_uids,
         )
     except CalendarDataError as exc:
         raise CalendarGarbage(source, str(exc)) from None
@@ -246,7 +272,9 @@ def sync_pass(quiet: bool) -> int:
     bury `make run`'s log).
     """
     settings = current_app.extensions["calendars"]
-    outcomes = sync_all(settings.hosts, utcnow(), settings.horizon, settings.sync_timeout)
+    outcomes = sync_all(
+        settings.hosts, utcnow(), settings.horizon, settings.sync_timeout, settings.own_uids
+    )
     for outcome in outcomes:
         if outcome.error or not quiet:
             click.echo(_outcome_line(outcome))

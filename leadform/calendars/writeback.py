@@ -37,7 +37,12 @@ from sqlalchemy import select
 
 from leadform.calendars.hosts import CalDAVSource, Host
 from leadform.calendars.services import current_settings
-from leadform.calendars.sources import CalendarNotFound, CalendarTimeout, run_with_deadline
+from leadform.calendars.sources import (
+    CalendarNotFound,
+    CalendarTimeout,
+    caldav_client,
+    run_with_deadline,
+)
 from leadform.db import db
 from leadform.messages import outbox
 from leadform.messages.invites import PRODID
@@ -231,7 +236,7 @@ def _write(source: CalDAVSource, uid: str, ics: str | None, timeout: float) -> N
     """Put (ics given) or delete the event `uid` in the source's calendar; map failures."""
     problem = f"host {source.host_id}, {source.label}"
     try:
-        with _client(source, timeout) as client:
+        with caldav_client(source, timeout) as client:
             calendar = target_calendar(client, source)
             if ics is None:
                 _delete(calendar, uid)
@@ -253,17 +258,6 @@ def _write(source: CalDAVSource, uid: str, ics: str | None, timeout: float) -> N
         raise CalendarWriteDeferred(
             f"{problem}: the server's answer is not CalDAV ({_describe(exc)})"
         ) from None
-
-
-def _client(source: CalDAVSource, timeout: float) -> caldav.DAVClient:
-    """Return a DAVClient for the account; only the given URL is used (no DNS discovery)."""
-    return caldav.DAVClient(
-        url=source.url,
-        username=source.username,
-        password=source.password,
-        timeout=timeout,
-        enable_rfc6764=False,
-    )
 
 
 def target_calendar(client: caldav.DAVClient, source: CalDAVSource):
