@@ -21,6 +21,7 @@ from leadform.booking import (
     changes,
     free_times,
     hold_views,
+    hosting,
     manage_views,
     reminders,
     slots,
@@ -34,6 +35,8 @@ def init_app(app: Flask) -> None:
     app.extensions["availability"] = slots.load_availability(app.config["SITE"])
     visits.init_app(app)
     free_times.init_app(app)
+    # Pages and the desk name a booking's consultants (booking/_session.html, desk).
+    app.jinja_env.globals["host_names"] = hosting.names
     app.register_blueprint(views.bp)
     app.register_blueprint(manage_views.bp)
     app.register_blueprint(hold_views.bp)

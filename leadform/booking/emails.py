@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from leadform.booking import guard
+from leadform.booking import guard, hosting
 from leadform.booking.slots import Slot, format_range
 from leadform.booking.tokens import manage_url
 from leadform.db import db
@@ -60,6 +60,7 @@ def _context(booking: Booking, config: Mapping) -> dict:
         # The firm's session facts (site.toml [session]); a site without them says less.
         "session": site.get("session", {}),
         "session_format": session_format(booking, site),
+        "hosts": hosting.names(booking),
         "firm": site["firm"],
         "assessment": site["assessment"],
         "public_url": config["PUBLIC_URL"],
@@ -115,6 +116,7 @@ def build_booking_invite(booking: Booking, config: Mapping, method: str = "REQUE
         organizer_name=firm["name"],
         attendee_email=booking.email,
         attendee_name=single_line(booking.name, 200),
+        hosts=hosting.people(booking),
         host_tz=site["availability"]["timezone"],
         url=config["PUBLIC_URL"],
     )

@@ -117,12 +117,16 @@ def names(booking: Booking) -> list[str]:
 
     A host removed from site.toml since keeps its id, so the booking still says who it was.
     """
+    if not booking.host_ids:
+        return []
     hosts = calendars.current_settings().hosts.hosts
     return [hosts[h].name if h in hosts else h for h in booking.host_ids]
 
 
 def people(booking: Booking) -> list[tuple[str, str]]:
     """Return (name, email) of the booking's hosts still in site.toml, for the invite."""
+    if not booking.host_ids:
+        return []
     hosts = calendars.current_settings().hosts.hosts
     return [(hosts[h].name, hosts[h].email) for h in booking.host_ids if h in hosts]
 

@@ -132,8 +132,8 @@ def _active_query(within_span: bool, excluding: bool) -> Select:
 
 
 def free_slots(availability: Availability, now: datetime) -> list[Slot]:
-    """Return the slots a prospect may book at `now`."""
-    return available_slots(availability, now, active_bookings(now))
+    """Return the slots a prospect may book at `now` (the hosts' synced calendars too)."""
+    return hosting.staffed(available_slots(availability, now, active_bookings(now)), now)
 
 
 def lock_reservations() -> None:

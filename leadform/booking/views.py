@@ -315,8 +315,13 @@ def _alternatives(form: BookingForm, zone: ZoneInfo, day: date | None) -> list:
     """Return free times from the chosen day on, when the chosen one cannot be booked."""
     if not form.slot.errors:
         return []
+    # The refused time may still be in the cached list: a calendar event the live check
+    # found is in no sync yet.
+    refused = _slot_start(form.slot.data)
     free = [
-        slot for slot in _free_now() if day is None or slot.start.astimezone(zone).date() >= day
+        slot
+        for slot in _free_now()
+        if slot.start != refused and (day is None or slot.start.astimezone(zone).date() >= day)
     ]
     return [pages.time_choice(slot, zone) for slot in free[:ALTERNATIVES]]
 

@@ -5,6 +5,7 @@ stable UID and a SEQUENCE that rises with every change (RFC 5545 and RFC 5546), 
 icalendar's component objects, which escape, quote and fold for us.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -76,13 +77,15 @@ def build_invite(
     host_tz: str,
     url: str | None = None,
     stamp: datetime | None = None,
+    hosts: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """Return an iCalendar (RFC 5545/5546) invite: METHOD REQUEST books, CANCEL withdraws.
 
     Keep `uid` stable for one booking and raise `sequence` with every change, so calendar
     clients update (or remove) the event they already hold instead of adding a second one.
     Times are written as wall times in `host_tz` with its VTIMEZONE. `stamp` is the DTSTAMP
-    (default: now).
+    (default: now). `hosts` are the consultants who attend, (name, email): ATTENDEEs who
+    have accepted already, so the prospect's calendar shows who they will meet.
     """
     start, end = _aware_utc(start_utc), _aware_utc(end_utc)
     _check(method, start, end, uid, organizer_email, attendee_email, url or "")
@@ -105,6 +108,11 @@ def build_invite(
             RSVP="TRUE",
         ),
     )
+    for host_name, host_email in hosts:
+        event.add(
+            "attendee",
+            _address(host_email, host_name, PARTSTAT="ACCEPTED", ROLE="REQ-PARTICIPANT"),
+        )
     event.add("description", description)
     event.add("location", location)
     event.add("organizer", _address(organizer_email, organizer_name))

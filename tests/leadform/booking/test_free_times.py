@@ -105,3 +105,25 @@ def test_the_cache_keeps_only_its_size():
         cache.get(av, now, [(start, start + timedelta(minutes=90))])
 
     assert len(cache) == 3
+
+
+def test_with_calendars_the_narrowed_list_is_reused_until_the_sync_marker_changes():
+    av, cache = availability(), FreeTimes()
+    now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    calls = []
+
+    def narrow(free, at):
+        calls.append(at)
+        return free[1:]  # the hosts' calendars take the first time
+
+    until = now + timedelta(minutes=20)
+    first = cache.get(av, now, [], ("sync-1", until, narrow))
+    assert first == available_slots(av, now, [])[1:]
+    assert cache.get(av, now + timedelta(minutes=5), [], ("sync-1", until, narrow)) is first
+    assert len(calls) == 1
+    # A new sync, or the stale policy's moment passing, computes afresh.
+    cache.get(av, now + timedelta(minutes=5), [], ("sync-2", until, narrow))
+    cache.get(av, until + timedelta(seconds=1), [], ("sync-2", until, narrow))
+    assert len(calls) == 3
+    # Without calendars the unnarrowed list is its own entry.
+    assert cache.get(av, now, []) == available_slots(av, now, [])

@@ -14,6 +14,7 @@ import pytest
 from leadform.calendars.busy import (
     CalendarDataError,
     Interval,
+    booking_uids,
     busy_intervals,
     merge,
     parse_calendar,
@@ -114,3 +115,38 @@ def test_merge_joins_overlapping_and_touching_intervals_only():
         Interval(at(9), at(11)),
         Interval(at(12), at(13)),
     ]
+
+
+OWN_UID = "AbCdEfGhIjKlMnOpQrSt_-@book.tessellate.example"
+
+
+def _one_event_calendar(uid: str) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261201T000000Z\r\n"
+        "DTSTART:20261210T100000Z\r\nDTEND:20261210T113000Z\r\nSUMMARY:Session\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("uid", "busy"),
+    [
+        (OWN_UID, False),  # one of our bookings: the booking wing keeps it apart itself
+        (OWN_UID.upper(), False),  # domains are case-blind
+        ("AbCdEfGhIjKlMnOpQrSt_-@book.tessellate.example.evil", True),
+        ("AbCdEfGhIjKlMnOpQrSt@book.tessellate.example", True),  # not a public id's length
+        ("AbCdEfGhIjKlMnOpQrSt_-@google.com", True),
+        ("040000008200E00074C5B7101A82E008", True),
+    ],
+)
+def test_the_services_own_bookings_are_not_busy_but_lookalikes_are(uid, busy):
+    window = (datetime(2026, 12, 10, tzinfo=UTC), datetime(2026, 12, 11, tzinfo=UTC))
+    calendar = parse_calendar(_one_event_calendar(uid))
+    found = busy_intervals(
+        calendar, *window, ZoneInfo("UTC"), skip_uids=booking_uids("book.tessellate.example")
+    )
+
+    assert bool(found) is busy
+    # Without the pattern every event counts, ours included.
+    assert busy_intervals(calendar, *window, ZoneInfo("UTC"))

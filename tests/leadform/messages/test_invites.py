@@ -284,3 +284,20 @@ def test_a_fold_never_separates_an_escape_from_its_character():
     for line, following in zip(lines, lines[1:], strict=False):
         if following.startswith(b" "):
             assert not line.endswith((b"\\", b"^")), line
+
+
+def test_the_hosts_attend_as_accepted_attendees_beside_the_prospect():
+    hosts = [("Ada Host", "ada@tessellate.example"), ("Grace Host", "grace@tessellate.example")]
+    attendees = event_of(invite(hosts=hosts))["ATTENDEE"]
+
+    assert [str(a) for a in attendees] == [
+        "mailto:ada@example.com",
+        "mailto:ada@tessellate.example",
+        "mailto:grace@tessellate.example",
+    ]
+    assert attendees[0].params["PARTSTAT"] == "NEEDS-ACTION"
+    assert [(a.params["CN"], a.params["PARTSTAT"]) for a in attendees[1:]] == [
+        ("Ada Host", "ACCEPTED"),
+        ("Grace Host", "ACCEPTED"),
+    ]
+    assert all("RSVP" not in a.params for a in attendees[1:])
