@@ -5,7 +5,7 @@ A visit is one GET of /book without a `tz` parameter: the booking page reloads i
 counting that reload would count one person twice. Nothing about the visitor is stored: no
 IP address, no cookie, no user agent; only the day, the article and the campaign tags, with
 a counter. See docs/adoption.md. The article is one of the site's own slugs, or "other" for
-any made-up `from` value (booking/sources.py), so nobody can add rows to the report at will.
+any made-up `from` value (leadform/sources.py), so nobody can add rows to the report at will.
 
 Visits are added up in memory and written every LEADFORM_VISIT_FLUSH_SECONDS (one upsert per
 day and source), so a page view costs no database write: a write per view would serialize
@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadform.booking import sources
+from leadform import sources
 from leadform.cleaning import ATTRIBUTION_MAX, truncate
 from leadform.db import db
 from leadform.models import BookingPageVisit

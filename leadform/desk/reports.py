@@ -3,8 +3,8 @@
 `adoption_report(start, end, now, zone_name=...)` counts, for a period of whole days in the
 host's time zone, visits to the booking page, bookings made, how many of those were
 cancelled and how many sessions took place, per source article and per campaign; and the
-steps before the booking: readiness checks completed, their reports emailed, newsletter
-signups confirmed, and the bookings made from a check's result.
+steps before the booking: readiness checks started and completed, their reports emailed,
+newsletter signups confirmed, and the bookings made from a check's result.
 `bookings_chart_svg(weeks)` draws the bookings per ISO week as an inline SVG built from
 escaped text. Plain functions over the session; the admin view only formats the result.
 """
@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy import case, func, select
 
-from leadform.booking import sources
+from leadform import sources
 from leadform.db import db
 from leadform.desk.export import spreadsheet_csv
 from leadform.models import Booking, BookingPageVisit
 from leadform.newsletter.models import CONFIRMED, Subscriber
-from leadform.readiness.models import ReadinessCheck
+from leadform.readiness.models import ReadinessCheck, ReadinessCheckStart
 
 DIRECT_LABEL = "(direct / unknown)"
 NO_VALUE_LABEL = "(none)"
@@ -50,6 +50,9 @@ CSV_HEADER = (
     "newsletter_signups",
     "bookings_via_check",
     "check_booking_rate_percent",
+    # Appended again (checks started), for the same reason.
+    "checks_started",
+    "check_completion_rate_percent",
 )
 _SOURCE_COLUMNS = ("source_article", "utm_source", "utm_medium", "utm_campaign")
 
@@ -69,6 +72,8 @@ class ReportRow:
     attended: int = 0
     # Bookings whose prospect's email bounced or was dropped: the confirmation never arrived.
     undelivered: int = 0
+    # Readiness checks started (the questions opened) in the period.
+    check_starts: int = 0
     # Readiness checks completed in the period, and how many of those had their report emailed.
     checks: int = 0
     reports_emailed: int = 0
@@ -88,6 +93,11 @@ class ReportRow:
         return self.attended / self.bookings if self.bookings else None
 
     @property
+    def check_completion_rate(self) -> float | None:
+        """Completed checks per check started, or None when no check was started."""
+        return self.checks / self.check_starts if self.check_starts else None
+
+    @property
     def check_booking_rate(self) -> float | None:
         """Bookings through a check per completed check, or None when there were no checks."""
         return self.check_bookings / self.checks if self.checks else None
@@ -99,6 +109,7 @@ class ReportRow:
         self.cancellations += other.cancellations
         self.attended += other.attended
         self.undelivered += other.undelivered
+        self.check_starts += other.check_starts
         self.checks += other.checks
         self.reports_emailed += other.reports_emailed
         self.signups += other.signups
@@ -270,6 +281,19 @@ def _visit_counts(start: date, end: date) -> list[ReportRow]:
     return [ReportRow(key=tuple(row[:4]), visits=row[4]) for row in db.session.execute(statement)]
 
 
+def _start_counts(start: date, end: date) -> list[ReportRow]:
+    """Readiness checks started on the days `start`..`end` grouped by article and campaign."""
+    keys = [getattr(ReadinessCheckStart, name) for name in _SOURCE_COLUMNS]
+    statement = (
+        select(*keys, func.sum(ReadinessCheckStart.starts))
+        .where(ReadinessCheckStart.day >= start, ReadinessCheckStart.day <= end)
+        .group_by(*keys)
+    )
+    return [
+        ReportRow(key=tuple(row[:4]), check_starts=row[4]) for row in db.session.execute(statement)
+    ]
+
+
 def _known_only(rows: list[ReportRow], known: Collection[str]) -> list[ReportRow]:
     """Give every row whose article is not a known source the article "other".
 
@@ -287,7 +311,9 @@ def _roll_up(rows: Iterable[ReportRow], key_of) -> list[ReportRow]:
     for row in rows:
         key = key_of(row.key)
         merged.setdefault(key, ReportRow(key=key)).add(row)
-    return sorted(merged.values(), key=lambda r: (-r.bookings, -r.visits, -r.checks, r.key))
+    return sorted(
+        merged.values(), key=lambda r: (-r.bookings, -r.visits, -r.checks, -r.check_starts, r.key)
+    )
 
 
 def _booking_days(lower: datetime, upper: datetime, zone_name: str) -> list[date]:
@@ -333,6 +359,7 @@ def adoption_report(
     counted = (
         _booking_counts(lower, upper)
         + _visit_counts(start, end)
+        + _start_counts(start, end)
         + _check_counts(lower, upper)
         + _check_booking_counts(lower, upper)
         + _signup_counts(lower, upper)
@@ -365,7 +392,8 @@ def _csv_cells(row: ReportRow) -> tuple:
     cells = (label, row.visits, row.bookings, row.cancellations, row.attended, row.undelivered)
     cells += (_csv_rate(row.booking_rate), _csv_rate(row.attendance_rate))
     cells += (row.checks, row.reports_emailed, row.signups, row.check_bookings)
-    return cells + (_csv_rate(row.check_booking_rate),)
+    cells += (_csv_rate(row.check_booking_rate),)
+    return cells + (row.check_starts, _csv_rate(row.check_completion_rate))
 
 
 # The chart's geometry in SVG user units; the viewBox lets CSS scale it to the page.

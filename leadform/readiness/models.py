@@ -1,8 +1,8 @@
-"""The readiness wing's table: one completed check, with its answers and scores."""
+"""The readiness wing's tables: completed checks, and checks started per day and source."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadform.db import db
@@ -32,3 +32,32 @@ class ReadinessCheck(Attribution, db.Model):
     privacy_version: Mapped[str | None] = mapped_column(String(32))
     report_emailed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReadinessCheckStart(db.Model):
+    """Daily count of readiness checks started per source, with no cookie and no IP.
+
+    A start is one opening of the check's questions (readiness/starts.py). Empty strings
+    (not NULL) stand for "no value" so the unique key also holds for them.
+    """
+
+    __tablename__ = "readiness_check_starts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    source_article: Mapped[str] = mapped_column(String(200), default="")
+    utm_source: Mapped[str] = mapped_column(String(200), default="")
+    utm_medium: Mapped[str] = mapped_column(String(200), default="")
+    utm_campaign: Mapped[str] = mapped_column(String(200), default="")
+    starts: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "day",
+            "source_article",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            name="uq_readiness_check_starts_key",
+        ),
+    )

@@ -18,7 +18,7 @@ from flask import (
 
 from leadform.cleaning import clean_attribution
 from leadform.extensions import limiter
-from leadform.readiness import services
+from leadform.readiness import services, starts
 from leadform.readiness.forms import ReportEmailForm
 from leadform.readiness.services import article_url, book_url, find_check, result_of
 
@@ -44,7 +44,8 @@ def _email_limit() -> str:
 @bp.route("/readiness-check", methods=["GET", "POST"])
 @limiter.limit(_check_limit, methods=["POST"])
 def check():
-    """Show the questions; on a complete POST, store the check and show its result."""
+    """Show the questions (a GET counts a start); on a complete POST, store the check."""
+    starts.count_check_start(request.method, request.args, datetime.now(UTC))
     form = current_app.extensions["readiness_form"]()
     questionnaire = services.questionnaire()
     if request.method == "GET":

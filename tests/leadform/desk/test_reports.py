@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from leadform.booking.changes import cancel_booking
-from leadform.booking.sources import OTHER_SOURCE
 from leadform.booking.visits import count_booking_page_visit, record_visit
 from leadform.db import db
 from leadform.desk.reports import (
@@ -25,6 +24,7 @@ from leadform.desk.reports import (
     read_titles,
 )
 from leadform.models import Booking
+from leadform.sources import OTHER_SOURCE
 from tests.leadform.booking_pages import answers, open_form
 from tests.leadform.desk import helpers as admin_helpers
 from tests.leadform.desk.helpers import add_booking
@@ -222,7 +222,9 @@ def test_csv_neutralises_formulas():
         "'@SUM(A1)",
         "plain",
     ]
-    assert rows[-1] == ["Total", "5", "0", "0", "0", "0", "0.0", "", "0", "0", "0", "0", ""]
+    assert rows[-1] == [
+        "Total", "5", "0", "0", "0", "0", "0.0", "", "0", "0", "0", "0", "", "0", ""
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
@@ -241,9 +243,10 @@ def test_every_csv_cell_is_quoted():
     assert text.split("\r\n") == [
         '"source_article","visits","bookings","cancellations","attended","undelivered",'
         '"booking_rate_percent","attendance_rate_percent","checks_completed","reports_emailed",'
-        '"newsletter_signups","bookings_via_check","check_booking_rate_percent"',
-        '"why-ai-pilots-stall","1","0","0","0","0","0.0","","0","0","0","0",""',
-        '"Total","1","0","0","0","0","0.0","","0","0","0","0",""',
+        '"newsletter_signups","bookings_via_check","check_booking_rate_percent","checks_started",'
+        '"check_completion_rate_percent"',
+        '"why-ai-pilots-stall","1","0","0","0","0","0.0","","0","0","0","0","","0",""',
+        '"Total","1","0","0","0","0","0.0","","0","0","0","0","","0",""',
         "",
     ]
 
@@ -323,7 +326,7 @@ def test_csv_download(funnel, desk):
         "booking_rate_percent",
         "attendance_rate_percent",
     ]  # the columns consumers already read keep their places; the new ones follow
-    zero_checks = ["0", "0", "0", "0", ""]
+    zero_checks = ["0", "0", "0", "0", "", "0", ""]
     assert rows[1] == ["why-ai-pilots-stall", "6", "2", "1", "1", "0", "33.3", "50.0", *zero_checks]
     assert rows[-1] == ["Total", "11", "4", "2", "2", "0", "36.4", "50.0", *zero_checks]
 

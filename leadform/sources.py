@@ -1,10 +1,13 @@
-"""Where a visit or a booking came from: one of the site's own slugs, or "other".
+"""Where a visit, a check or a booking came from: one of the site's own slugs, or "other".
 
-Every article and page links to the booking page as `/book?from=<its slug>`, and the site
-header's Book button as `from=site-header`. Anyone can type anything after `from=`, so the
-visit counter and the adoption report know only the slugs of the site's content (the `Slug`
-and `Title` headers of `content/*/*.md`, LEADFORM_CONTENT_DIR, read once at start-up) and
-count any other value as "other": five hundred made-up values add one row, not five hundred.
+Every article and page links to the booking page as `/book?from=<its slug>` (and to the
+readiness check as `/readiness-check?from=<its slug>`), and the site header's Book button
+as `from=site-header`. Anyone can type anything after `from=`, so the counters (booking-page
+visits, readiness checks started) and the adoption report know only the slugs of the site's
+content (the `Slug` and `Title` headers of `content/*/*.md`, LEADFORM_CONTENT_DIR, read once
+at start-up) and count any other value as "other": five hundred made-up values add one row,
+not five hundred. In the core because the booking and readiness wings both count, and
+neither may import the other.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ def known_sources(app: Flask | None = None) -> frozenset[str]:
 
 
 def init_app(app: Flask) -> None:
-    """Read the site's slugs once: they only change when the site is rebuilt and deployed."""
+    """Read the site's slugs once: they only change when the site is rebuilt and deployed.
+
+    Each wing that counts calls this; the first call reads the content, later ones keep it.
+    """
+    if _EXTENSION_KEY in app.extensions:
+        return
     slugs = read_titles(Path(app.config["CONTENT_DIR"]))
     app.extensions[_EXTENSION_KEY] = frozenset(slugs) | {HEADER_SOURCE}
