@@ -90,6 +90,8 @@ class Booking(Attribution, db.Model):
     hosts: Mapped[list["BookingHost"]] = relationship(
         back_populates="booking",
         order_by="BookingHost.id",
+        # Lists (the desk, the CSV) show each booking's hosts: one query for all, not one each.
+        lazy="selectin",
         cascade="all, delete-orphan",
         passive_deletes=True,
     )

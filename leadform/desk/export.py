@@ -44,6 +44,7 @@ HEADERS = [
     "referrer",
     "attendance",
     "created",
+    "consultants",
 ]
 
 
@@ -95,6 +96,7 @@ def booking_row(booking: Booking, host_zone: ZoneInfo) -> list[str]:
         booking.referrer,
         booking.attendance,
         _iso(booking.created_at, host_zone),
+        " ".join(booking.host_ids),  # site.toml's host ids
     ]
     return [neutralise(cell) for cell in cells]
 
