@@ -106,10 +106,9 @@ def _host_sessions(now: datetime, statuses: tuple, excluding: int | None, buffer
 
 def record(booking: Booking, host_ids: Iterable[str]) -> None:
     """Make `host_ids` the booking's hosts (replacing any), in the caller's transaction."""
-    wanted = list(host_ids)
-    kept = [link for link in booking.hosts if link.host_id in wanted]
-    have = {link.host_id for link in kept}
-    booking.hosts = kept + [BookingHost(host_id=h) for h in wanted if h not in have]
+    existing = {link.host_id: link for link in booking.hosts}
+    # In the order given (site.toml's), keeping the rows of hosts who stay.
+    booking.hosts = [existing.get(h) or BookingHost(host_id=h) for h in host_ids]
 
 
 def names(booking: Booking) -> list[str]:
