@@ -15,7 +15,6 @@ and "offer" keeps using the last blocks it has.
 """
 
 import bisect
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,8 +26,12 @@ from sqlalchemy import select
 from leadform.calendars.busy import Interval, booking_uids, merge
 from leadform.calendars.hosts import CalendarSource, Host, HostsConfig
 from leadform.calendars.models import BusyBlock, CalendarSourceState
-from leadform.calendars.sources import CalendarSourceError, run_many_with_deadline
-from leadform.calendars.sync import read_busy
+from leadform.calendars.sources import (
+    CalendarAddresses,
+    CalendarSourceError,
+    run_many_with_deadline,
+)
+from leadform.calendars.sync import NO_READING, Reading, read_busy
 from leadform.config import ConfigError
 from leadform.db import db
 
@@ -45,9 +48,9 @@ class CalendarSettings:
     max_stale: timedelta
     when_stale: str  # "hide" or "offer"
     horizon: timedelta
-    # The UIDs of the service's own bookings (busy.booking_uids): never busy, the booking
-    # wing keeps its sessions apart itself.
-    own_uids: re.Pattern | None = None
+    # The service's own bookings (never busy: the booking wing keeps its sessions apart
+    # itself) and the CalDAV calendars the syncs found, for the live check.
+    reading: Reading = NO_READING
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,10 @@ def settings_from(app: Flask, hosts: HostsConfig) -> CalendarSettings:
         max_stale=timedelta(minutes=app.config["CALENDAR_MAX_STALE_MINUTES"]),
         when_stale=when_stale,
         horizon=timedelta(days=horizon_days),
-        own_uids=booking_uids(urlsplit(app.config["PUBLIC_URL"]).hostname or "localhost"),
+        reading=Reading(
+            own_uids=booking_uids(urlsplit(app.config["PUBLIC_URL"]).hostname or "localhost"),
+            addresses=CalendarAddresses(),
+        ),
     )
 
 
@@ -207,8 +213,8 @@ def live_busy_for(
 
 def _live_read(host: Host, source: CalendarSource, start, end, settings: CalendarSettings):
     """Return a call reading one source's busy intervals now."""
-    timeout, own_uids = settings.live_timeout, settings.own_uids
-    return lambda: read_busy(host, source, start, end, timeout, own_uids)
+    timeout, reading = settings.live_timeout, settings.reading
+    return lambda: read_busy(host, source, start, end, timeout, reading)
 
 
 def _live_host_busy(

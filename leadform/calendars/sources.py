@@ -147,25 +147,75 @@ def _http_status_problem(code: int, reason: str) -> str:
     return f"HTTP {code} {reason}: {hint}"
 
 
+class CalendarAddresses:
+    """The calendar addresses found in each CalDAV account, shared by the app's threads.
+
+    Finding an account's calendars takes three requests before the one that matters (the
+    principal, its calendar home, the calendars in it). A sync always looks afresh and
+    records what it found; the live check at booking reuses that and sends one time-range
+    query per calendar. An address that fails is forgotten, so the next read looks again.
+    """
+
+    def __init__(self):
+        self._urls: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: CalDAVSource) -> tuple[str, ...] | None:
+        """Return the calendar addresses last found for `source`, or None."""
+        with self._lock:
+            return self._urls.get(source.key)
+
+    def put(self, source: CalDAVSource, urls: tuple[str, ...]) -> None:
+        """Record the calendar addresses just found for `source`."""
+        with self._lock:
+            self._urls[source.key] = urls
+
+    def forget(self, source: CalDAVSource) -> None:
+        """Drop what is known of `source` (its read failed)."""
+        with self._lock:
+            self._urls.pop(source.key, None)
+
+
 def fetch_caldav(
-    source: CalDAVSource, start: datetime, end: datetime, timeout: float
+    source: CalDAVSource,
+    start: datetime,
+    end: datetime,
+    timeout: float,
+    addresses: CalendarAddresses | None = None,
+    reuse: bool = False,
 ) -> icalendar.Calendar:
     """Return one Calendar holding the events of the source's calendars in [start, end).
 
     A time-range query per calendar (RFC 4791 calendar-query); recurring events come back
     whole (master and overrides) and are expanded locally by `busy`, the same way as feeds.
+    With `addresses`, the calendars found are recorded there; with `reuse` too, addresses
+    recorded earlier are queried directly (the live check).
     """
-    return run_with_deadline(lambda: _read_caldav(source, start, end, timeout), timeout, source)
+
+    def read() -> icalendar.Calendar:
+        try:
+            return _read_caldav(source, start, end, timeout, addresses, reuse)
+        except BaseException:
+            if addresses is not None:
+                addresses.forget(source)
+            raise
+
+    return run_with_deadline(read, timeout, source)
 
 
 def _read_caldav(
-    source: CalDAVSource, start: datetime, end: datetime, timeout: float
+    source: CalDAVSource,
+    start: datetime,
+    end: datetime,
+    timeout: float,
+    addresses: CalendarAddresses | None,
+    reuse: bool,
 ) -> icalendar.Calendar:
     """Talk to the CalDAV server (on the deadline thread); translate its failures."""
     try:
         with caldav_client(source, timeout) as client:
             combined = _empty_calendar()
-            for calendar in _chosen_calendars(source, client):
+            for calendar in _calendars(source, client, addresses, reuse):
                 for resource in calendar.search(start=start, end=end, event=True, expand=False):
                     _add_components(combined, resource.icalendar_instance)
             return combined
@@ -200,6 +250,22 @@ def caldav_client(source: CalDAVSource, timeout: float) -> caldav.DAVClient:
         timeout=timeout,
         enable_rfc6764=False,
     )
+
+
+def _calendars(
+    source: CalDAVSource,
+    client: caldav.DAVClient,
+    addresses: CalendarAddresses | None,
+    reuse: bool,
+) -> list:
+    """Return the calendars to read: the recorded addresses when reusing, else discovered."""
+    known = addresses.get(source) if addresses is not None and reuse else None
+    if known is not None:
+        return [client.calendar(url=url) for url in known]
+    calendars = _chosen_calendars(source, client)
+    if addresses is not None:
+        addresses.put(source, tuple(str(calendar.url) for calendar in calendars))
+    return calendars
 
 
 def _chosen_calendars(source: CalDAVSource, client: caldav.DAVClient) -> list:

@@ -25,6 +25,7 @@ from leadform.calendars.busy import CalendarDataError, Interval, busy_intervals
 from leadform.calendars.hosts import CalDAVSource, CalendarSource, FeedSource, Host, HostsConfig
 from leadform.calendars.models import BusyBlock, CalendarSourceState
 from leadform.calendars.sources import (
+    CalendarAddresses,
     CalendarGarbage,
     CalendarSourceError,
     fetch_caldav,
@@ -38,6 +39,18 @@ from leadform.models import utcnow
 # horizon moving on between two passes.
 WINDOW_BEFORE = timedelta(days=1)
 WINDOW_AFTER = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What every read of a calendar shares: which events are the service's own bookings
+    (`busy.booking_uids`: never busy) and the CalDAV calendars found so far."""
+
+    own_uids: re.Pattern | None = None
+    addresses: CalendarAddresses | None = None
+
+
+NO_READING = Reading()
 
 
 @dataclass(frozen=True)
@@ -62,16 +75,16 @@ def sync_all(
     now: datetime,
     horizon: timedelta,
     timeout: float,
-    skip_uids: re.Pattern | None = None,
+    reading: Reading = NO_READING,
 ) -> list[SourceOutcome]:
     """Refresh every source of every host; return one outcome per source, in order.
 
-    Sources no longer in site.toml lose their state and blocks. Events whose UID matches
-    `skip_uids` (the service's own bookings, `busy.booking_uids`) are not busy.
+    Sources no longer in site.toml lose their state and blocks. `reading` says which events
+    are the service's own and keeps the CalDAV calendars found for the live check.
     """
     start, end = sync_window(now, horizon)
     outcomes = [
-        sync_source(host, source, start, end, timeout, now, skip_uids)
+        sync_source(host, source, start, end, timeout, now, reading)
         for host in hosts.hosts.values()
         for source in host.sources
     ]
@@ -86,13 +99,13 @@ def sync_source(
     end: datetime,
     timeout: float,
     now,
-    skip_uids: re.Pattern | None = None,
+    reading: Reading = NO_READING,
 ) -> SourceOutcome:
     """Read one source and store its busy blocks, or record why it could not be read."""
     state = source_state(source)
     state.last_attempt_at = _naive(now)
     try:
-        intervals, not_modified = _read_busy(host, source, state, start, end, timeout, skip_uids)
+        intervals, not_modified = _read_busy(host, source, state, start, end, timeout, reading)
     except CalendarSourceError as exc:
         _record_failure(state, str(exc), now)
         return SourceOutcome(host.id, source.label, error=str(exc))
@@ -121,17 +134,18 @@ def read_busy(
     start: datetime,
     end: datetime,
     timeout: float,
-    skip_uids: re.Pattern | None = None,
+    reading: Reading = NO_READING,
 ) -> list[Interval]:
     """Return the source's busy intervals in [start, end), read now over the network.
 
-    No stored state is read or written: this is the live check's read.
+    No stored state is read or written: this is the live check's read. It queries the
+    CalDAV calendars the last sync found (`reading.addresses`) without looking for them again.
     """
     if isinstance(source, CalDAVSource):
-        calendar = fetch_caldav(source, start, end, timeout)
+        calendar = fetch_caldav(source, start, end, timeout, reading.addresses, reuse=True)
     else:
         calendar = icalendar.Calendar.from_ical(fetch_feed(source, timeout).body)
-    return _busy(host, source, calendar, start, end, skip_uids)
+    return _busy(host, source, calendar, start, end, reading.own_uids)
 
 
 def _read_busy(
@@ -141,15 +155,15 @@ def _read_busy(
     start: datetime,
     end: datetime,
     timeout: float,
-    skip_uids: re.Pattern | None,
+    reading: Reading,
 ) -> tuple[list[Interval], bool]:
     """Fetch the source (a feed conditionally) and return (busy intervals, not modified)."""
     if isinstance(source, CalDAVSource):
-        calendar = fetch_caldav(source, start, end, timeout)
-        return _busy(host, source, calendar, start, end, skip_uids), False
+        calendar = fetch_caldav(source, start, end, timeout, reading.addresses)
+        return _busy(host, source, calendar, start, end, reading.own_uids), False
     body, not_modified = _feed_body(source, state, timeout)
     calendar = icalendar.Calendar.from_ical(body)
-    return _busy(host, source, calendar, start, end, skip_uids), not_modified
+    return _busy(host, source, calendar, start, end, reading.own_uids), not_modified
 
 
 def _feed_body(
@@ -273,7 +287,7 @@ def sync_pass(quiet: bool) -> int:
     """
     settings = current_app.extensions["calendars"]
     outcomes = sync_all(
-        settings.hosts, utcnow(), settings.horizon, settings.sync_timeout, settings.own_uids
+        settings.hosts, utcnow(), settings.horizon, settings.sync_timeout, settings.reading
     )
     for outcome in outcomes:
         if outcome.error or not quiet:

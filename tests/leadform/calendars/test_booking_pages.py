@@ -115,7 +115,7 @@ def sync(app) -> None:
             datetime.now(UTC),
             settings.horizon,
             settings.sync_timeout,
-            settings.own_uids,
+            settings.reading,
         )
         db.session.commit()
     assert [outcome.error for outcome in outcomes] == [None, None]
