@@ -111,7 +111,8 @@ class BookingForm(FlaskForm):
         validators=[_required("Choose your time zone from the list.")],
     )
     consent = BooleanField(
-        "I agree that Tessellate Advisory stores these answers to arrange the session.",
+        # The page writes its own label with the firm's name from site.toml (details.html).
+        "I agree that you store these answers to arrange the session.",
         validators=[_required("Tick the box to agree to the privacy policy, or we cannot book.")],
     )
     website = StringField("Leave this field empty")  # honeypot
