@@ -193,7 +193,9 @@ class RadicaleServer:
 
     def fill(self, resources: list[bytes]) -> float:
         """Make calendar "Diary" and PUT every resource; return the seconds it took."""
-        client = caldav.DAVClient(self.url, username="bench", password=PASSWORD, timeout=30)
+        client = caldav.DAVClient(
+            self.url, username="bench", password=PASSWORD, timeout=30, auth_type="basic"
+        )
         calendar = client.principal().make_calendar(name="Diary")
         began = time.perf_counter()
         for resource in resources:
