@@ -94,20 +94,20 @@ def record_visit(
     A single INSERT ... ON CONFLICT DO UPDATE, so concurrent first visits of a day
     cannot create two rows or lose a count.
     """
-    values = {
+    key = {
         "day": day,
         "source_article": clean_value(source_article),
         "utm_source": clean_value(utm_source),
         "utm_medium": clean_value(utm_medium),
         "utm_campaign": clean_value(utm_campaign),
-        "visits": count,
     }
+    values = sources.bounded_key(BookingPageVisit, key) | {"visits": count}
     dialect = db.session.get_bind().dialect.name
     if dialect not in _INSERTS:
         raise UnsupportedDatabaseError(f"Cannot count visits on a {dialect} database")
     statement = _INSERTS[dialect](BookingPageVisit).values(values)
     statement = statement.on_conflict_do_update(
-        index_elements=["day", "source_article", "utm_source", "utm_medium", "utm_campaign"],
+        index_elements=list(sources.KEY_COLUMNS),
         set_={"visits": BookingPageVisit.visits + count},
     )
     db.session.execute(statement)

@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 _INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 # The same cleaning as the check's hidden attribution fields, so starts and checks match.
 _clean = truncate(ATTRIBUTION_MAX)
-_KEY_COLUMNS = ("day", "source_article", "utm_source", "utm_medium", "utm_campaign")
 
 
 class UnsupportedDatabaseError(Exception):
@@ -64,10 +63,10 @@ def record_start(source: Mapping[str, str], day: date, count: int = 1) -> None:
     dialect = db.session.get_bind().dialect.name
     if dialect not in _INSERTS:
         raise UnsupportedDatabaseError(f"Cannot count readiness checks on a {dialect} database")
-    values = {**source, "day": day, "starts": count}
+    values = sources.bounded_key(ReadinessCheckStart, {**source, "day": day}) | {"starts": count}
     statement = _INSERTS[dialect](ReadinessCheckStart).values(values)
     statement = statement.on_conflict_do_update(
-        index_elements=list(_KEY_COLUMNS),
+        index_elements=list(sources.KEY_COLUMNS),
         set_={"starts": ReadinessCheckStart.starts + count},
     )
     db.session.execute(statement)

@@ -161,6 +161,22 @@ def test_a_made_up_source_is_counted_as_other(app, client):
     ]
 
 
+def test_made_up_campaign_tags_beyond_the_days_cap_are_counted_as_other(app, monkeypatch):
+    # utm_* cannot be checked against a list: past the cap a new tag folds into "other".
+    monkeypatch.setattr("leadform.sources.MAX_SOURCES_PER_DAY", 2)
+    with app.app_context():
+        for campaign in ("spring", "autumn", "made-up-1", "made-up-2", "spring"):
+            record_visit(ARTICLE, "news", "email", campaign, DAY)
+        record_visit(ARTICLE, "news", "email", "made-up-3", date(2026, 3, 3))  # a new day
+
+    assert [row[1:] for row in visit_rows(app)] == [
+        (ARTICLE, "news", "email", "spring", 2),
+        (ARTICLE, "news", "email", "autumn", 1),
+        (ARTICLE, "other", "other", "other", 2),
+        (ARTICLE, "news", "email", "made-up-3", 1),
+    ]
+
+
 def test_nothing_about_the_visitor_is_stored(app):
     columns = set(BookingPageVisit.__table__.columns.keys())
 

@@ -165,3 +165,19 @@ def test_starts_on_postgresql(pg_app, content_dir):
         ("first-article", "", "", "", 1),
         ("first-article", "", "", "launch", THREADS * STARTS_EACH),
     ]
+
+
+def test_made_up_campaign_tags_beyond_the_days_cap_are_counted_as_other(readiness_app, monkeypatch):
+    # utm_* cannot be checked against a list: past the cap a new tag folds into "other".
+    monkeypatch.setattr("leadform.sources.MAX_SOURCES_PER_DAY", 3)
+    client = readiness_app.test_client()
+    for number in range(6):
+        open_check(client, f"/readiness-check?from=first-article&utm_campaign=c{number}")
+    open_check(client, "/readiness-check?from=first-article&utm_campaign=c1")  # already counted
+
+    assert start_rows(readiness_app) == [
+        ("first-article", "", "", "c0", 1),
+        ("first-article", "", "", "c1", 2),
+        ("first-article", "", "", "c2", 1),
+        ("first-article", OTHER_SOURCE, OTHER_SOURCE, OTHER_SOURCE, 3),
+    ]
