@@ -32,6 +32,22 @@ class Attribution:
     referrer: Mapped[str | None] = mapped_column(String(2000))
 
 
+class DailySourceCount:
+    """A day and a source (article, campaign tags), the key of a daily counter table.
+
+    Mixed into the counters of leadform.counters (booking-page visits, readiness checks
+    started). Empty strings (not NULL) stand for "no value" so the unique key also holds
+    for them.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    source_article: Mapped[str] = mapped_column(String(200), default="")
+    utm_source: Mapped[str] = mapped_column(String(200), default="")
+    utm_medium: Mapped[str] = mapped_column(String(200), default="")
+    utm_campaign: Mapped[str] = mapped_column(String(200), default="")
+
+
 class Booking(Attribution, db.Model):
     """One prospect's reservation of one assessment slot."""
 
@@ -289,20 +305,11 @@ class BookingNote(db.Model):
     operator: Mapped[Operator | None] = relationship()
 
 
-class BookingPageVisit(db.Model):
-    """Daily count of visits to the booking page per source, with no cookie and no IP.
-
-    Empty strings (not NULL) stand for "no value" so the unique key also holds for them.
-    """
+class BookingPageVisit(DailySourceCount, db.Model):
+    """Daily count of visits to the booking page per source, with no cookie and no IP."""
 
     __tablename__ = "booking_page_visits"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date]
-    source_article: Mapped[str] = mapped_column(String(200), default="")
-    utm_source: Mapped[str] = mapped_column(String(200), default="")
-    utm_medium: Mapped[str] = mapped_column(String(200), default="")
-    utm_campaign: Mapped[str] = mapped_column(String(200), default="")
     visits: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (

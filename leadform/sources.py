@@ -6,9 +6,8 @@ as `from=site-header`. Anyone can type anything after `from=`, so the counters (
 visits, readiness checks started) and the adoption report know only the slugs of the site's
 content (the `Slug` and `Title` headers of `content/*/*.md`, LEADFORM_CONTENT_DIR, read once
 at start-up) and count any other value as "other": five hundred made-up values add one row,
-not five hundred. The campaign tags (`utm_*`) cannot be checked against a list, so each
-day's counter rows are capped instead (`bounded_key`). In the core because the booking and
-readiness wings both count, and neither may import the other.
+not five hundred (the campaign tags are capped instead, leadform/counters.py). In the core
+because the booking and readiness wings both count, and neither may import the other.
 """
 
 from __future__ import annotations
@@ -17,20 +16,11 @@ from collections.abc import Collection
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
-
-from leadform.db import db
 
 OTHER_SOURCE = "other"
 # theme/templates/partials/site_header.html links the header's Book button with this value.
 HEADER_SOURCE = "site-header"
 _EXTENSION_KEY = "leadform.known_sources"
-# Campaign tags are free text in a link: past this many sources counted on one day, a new
-# source is counted with its tags as "other", so made-up tags cannot grow a table at will.
-# Real campaigns stay far below it (a handful of sources a day).
-MAX_SOURCES_PER_DAY = 500
-KEY_COLUMNS = ("day", "source_article", "utm_source", "utm_medium", "utm_campaign")
-TAG_COLUMNS = ("utm_source", "utm_medium", "utm_campaign")
 
 
 def read_titles(content_dir: Path) -> dict[str, str]:
@@ -80,21 +70,3 @@ def init_app(app: Flask) -> None:
         return
     slugs = read_titles(Path(app.config["CONTENT_DIR"]))
     app.extensions[_EXTENSION_KEY] = frozenset(slugs) | {HEADER_SOURCE}
-
-
-def bounded_key(model, key: dict, limit: int | None = None) -> dict:
-    """Return the counter key to add to in `model`'s table: `key`, or its tags as "other".
-
-    `model` is a daily counter table with the KEY_COLUMNS; `key` holds their values. A key
-    already counted that day keeps counting; a new one is folded once the day has `limit`
-    rows (MAX_SOURCES_PER_DAY). Two new sources at the same moment may both pass the check:
-    the table then holds a row or two more, never an unbounded number.
-    """
-    limit = MAX_SOURCES_PER_DAY if limit is None else limit
-    same = [getattr(model, column) == key[column] for column in KEY_COLUMNS]
-    if db.session.scalar(select(model.id).where(*same).limit(1)) is not None:
-        return key
-    day_rows = select(func.count()).select_from(model).where(model.day == key["day"])
-    if db.session.scalar(day_rows) < limit:
-        return key
-    return key | dict.fromkeys(TAG_COLUMNS, OTHER_SOURCE)

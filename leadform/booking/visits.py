@@ -27,28 +27,18 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadform import sources
-from leadform.cleaning import ATTRIBUTION_MAX, truncate
+from leadform import counters, sources
 from leadform.db import db
 from leadform.models import BookingPageVisit
 
 logger = logging.getLogger(__name__)
 # The zone-change reload of the booking page carries this parameter; it is not a new visit.
 RELOAD_PARAMETER = "tz"
-_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-# The same cleaning as the form's hidden attribution fields, so visits and bookings match.
-_clean = truncate(ATTRIBUTION_MAX)
 _EXTENSION_KEY = "leadform.visit_buffer"
 # Beyond this many distinct sources waiting, write at once instead of holding more in memory.
 MAX_PENDING_SOURCES = 1000
-
-
-class UnsupportedDatabaseError(Exception):
-    """The visit counter's upsert is written for SQLite and PostgreSQL only."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +51,6 @@ class VisitKey:
     utm_campaign: str = ""
 
 
-def clean_value(value: str | None) -> str:
-    """Return `value` without control characters, cut to the column size ("" for none)."""
-    return _clean(value) or ""
-
-
 def visit_key(args: Mapping[str, str]) -> VisitKey | None:
     """Return the visit's key from the booking page's query string, None for a tz reload.
 
@@ -73,12 +58,7 @@ def visit_key(args: Mapping[str, str]) -> VisitKey | None:
     """
     if RELOAD_PARAMETER in args:
         return None
-    return VisitKey(
-        source_article=sources.source_key(clean_value(args.get("from")), sources.known_sources()),
-        utm_source=clean_value(args.get("utm_source")),
-        utm_medium=clean_value(args.get("utm_medium")),
-        utm_campaign=clean_value(args.get("utm_campaign")),
-    )
+    return VisitKey(**counters.source_of(args))
 
 
 def record_visit(
@@ -89,29 +69,14 @@ def record_visit(
     day: date,
     count: int = 1,
 ) -> None:
-    """Add `count` visits to the day's counter for this source; commits.
-
-    A single INSERT ... ON CONFLICT DO UPDATE, so concurrent first visits of a day
-    cannot create two rows or lose a count.
-    """
-    key = {
-        "day": day,
-        "source_article": clean_value(source_article),
-        "utm_source": clean_value(utm_source),
-        "utm_medium": clean_value(utm_medium),
-        "utm_campaign": clean_value(utm_campaign),
+    """Add `count` visits to the day's counter for this source (counters.add); commits."""
+    source = {
+        "source_article": source_article,
+        "utm_source": utm_source,
+        "utm_medium": utm_medium,
+        "utm_campaign": utm_campaign,
     }
-    values = sources.bounded_key(BookingPageVisit, key) | {"visits": count}
-    dialect = db.session.get_bind().dialect.name
-    if dialect not in _INSERTS:
-        raise UnsupportedDatabaseError(f"Cannot count visits on a {dialect} database")
-    statement = _INSERTS[dialect](BookingPageVisit).values(values)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(sources.KEY_COLUMNS),
-        set_={"visits": BookingPageVisit.visits + count},
-    )
-    db.session.execute(statement)
-    db.session.commit()
+    counters.add(BookingPageVisit, "visits", source, day, count)
 
 
 def host_day(now: datetime, zone_name: str) -> date:

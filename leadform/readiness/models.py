@@ -1,12 +1,12 @@
 """The readiness wing's tables: completed checks, and checks started per day and source."""
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadform.db import db
-from leadform.models import Attribution, utcnow
+from leadform.models import Attribution, DailySourceCount, utcnow
 
 
 class ReadinessCheck(Attribution, db.Model):
@@ -34,21 +34,14 @@ class ReadinessCheck(Attribution, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ReadinessCheckStart(db.Model):
+class ReadinessCheckStart(DailySourceCount, db.Model):
     """Daily count of readiness checks started per source, with no cookie and no IP.
 
-    A start is one opening of the check's questions (readiness/starts.py). Empty strings
-    (not NULL) stand for "no value" so the unique key also holds for them.
+    A start is one opening of the check's questions (readiness/starts.py).
     """
 
     __tablename__ = "readiness_check_starts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date]
-    source_article: Mapped[str] = mapped_column(String(200), default="")
-    utm_source: Mapped[str] = mapped_column(String(200), default="")
-    utm_medium: Mapped[str] = mapped_column(String(200), default="")
-    utm_campaign: Mapped[str] = mapped_column(String(200), default="")
     starts: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (

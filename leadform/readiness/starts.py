@@ -21,56 +21,18 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadform import sources
-from leadform.cleaning import ATTRIBUTION_MAX, truncate
+from leadform import counters, sources
 from leadform.db import db
 from leadform.readiness.models import ReadinessCheckStart
 
 logger = logging.getLogger(__name__)
-_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-# The same cleaning as the check's hidden attribution fields, so starts and checks match.
-_clean = truncate(ATTRIBUTION_MAX)
-
-
-class UnsupportedDatabaseError(Exception):
-    """The start counter's upsert is written for SQLite and PostgreSQL only."""
-
-
-def start_source(args: Mapping[str, str]) -> dict[str, str]:
-    """Return the start's source from the check page's query string ("" for no value).
-
-    Call within the app: an article not among the site's slugs is counted as "other".
-    """
-    article = _clean(args.get("from")) or ""
-    return {
-        "source_article": sources.source_key(article, sources.known_sources()),
-        "utm_source": _clean(args.get("utm_source")) or "",
-        "utm_medium": _clean(args.get("utm_medium")) or "",
-        "utm_campaign": _clean(args.get("utm_campaign")) or "",
-    }
 
 
 def record_start(source: Mapping[str, str], day: date, count: int = 1) -> None:
-    """Add `count` starts to the day's counter for `source` (as start_source gives); commits.
-
-    A single INSERT ... ON CONFLICT DO UPDATE, so concurrent first starts of a day
-    cannot create two rows or lose a count.
-    """
-    dialect = db.session.get_bind().dialect.name
-    if dialect not in _INSERTS:
-        raise UnsupportedDatabaseError(f"Cannot count readiness checks on a {dialect} database")
-    values = sources.bounded_key(ReadinessCheckStart, {**source, "day": day}) | {"starts": count}
-    statement = _INSERTS[dialect](ReadinessCheckStart).values(values)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(sources.KEY_COLUMNS),
-        set_={"starts": ReadinessCheckStart.starts + count},
-    )
-    db.session.execute(statement)
-    db.session.commit()
+    """Add `count` starts to the day's counter for `source` (counters.add); commits."""
+    counters.add(ReadinessCheckStart, "starts", source, day, count)
 
 
 def count_check_start(method: str, args: Mapping[str, str], now: datetime) -> bool:
@@ -82,7 +44,7 @@ def count_check_start(method: str, args: Mapping[str, str], now: datetime) -> bo
         return False
     zone = ZoneInfo(current_app.config["SITE"]["availability"]["timezone"])
     try:
-        record_start(start_source(args), now.astimezone(zone).date())
+        record_start(counters.source_of(args), now.astimezone(zone).date())
     except SQLAlchemyError as exc:
         db.session.rollback()
         logger.warning("Readiness check start not counted: %s", type(exc).__name__)

@@ -163,7 +163,7 @@ def test_a_made_up_source_is_counted_as_other(app, client):
 
 def test_made_up_campaign_tags_beyond_the_days_cap_are_counted_as_other(app, monkeypatch):
     # utm_* cannot be checked against a list: past the cap a new tag folds into "other".
-    monkeypatch.setattr("leadform.sources.MAX_SOURCES_PER_DAY", 2)
+    monkeypatch.setattr("leadform.counters.MAX_SOURCES_PER_DAY", 2)
     with app.app_context():
         for campaign in ("spring", "autumn", "made-up-1", "made-up-2", "spring"):
             record_visit(ARTICLE, "news", "email", campaign, DAY)

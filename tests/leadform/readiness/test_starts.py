@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select, text
 
+from leadform.counters import source_of
 from leadform.db import db
 from leadform.readiness.models import ReadinessCheck, ReadinessCheckStart
-from leadform.readiness.starts import count_check_start, record_start, start_source
+from leadform.readiness.starts import count_check_start, record_start
 from leadform.sources import HEADER_SOURCE, OTHER_SOURCE
 from tests.leadform.readiness.test_pages import HOSTILE, all_answers, open_check, take_check
 
@@ -129,7 +130,7 @@ def hammer(app, barrier: threading.Barrier, errors: list) -> None:
     """Record STARTS_EACH starts of the same source, starting with every other thread."""
     try:
         with app.test_request_context():
-            source = start_source({"from": "first-article", "utm_campaign": "launch"})
+            source = source_of({"from": "first-article", "utm_campaign": "launch"})
             barrier.wait()
             for _ in range(STARTS_EACH):
                 record_start(source, DAY)
@@ -169,7 +170,7 @@ def test_starts_on_postgresql(pg_app, content_dir):
 
 def test_made_up_campaign_tags_beyond_the_days_cap_are_counted_as_other(readiness_app, monkeypatch):
     # utm_* cannot be checked against a list: past the cap a new tag folds into "other".
-    monkeypatch.setattr("leadform.sources.MAX_SOURCES_PER_DAY", 3)
+    monkeypatch.setattr("leadform.counters.MAX_SOURCES_PER_DAY", 3)
     client = readiness_app.test_client()
     for number in range(6):
         open_check(client, f"/readiness-check?from=first-article&utm_campaign=c{number}")
