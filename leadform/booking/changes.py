@@ -207,8 +207,6 @@ def _live_busy(availability: Availability, new_start: datetime, now: datetime):
 
     A time that is not offered reads nothing: the check under the lock refuses it.
     """
-    if not hosting.enabled():
-        return {}
     try:
         return hosting.live_busy(bookable_slot(availability, new_start, now), now)
     except SlotUnavailable:

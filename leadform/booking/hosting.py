@@ -46,7 +46,7 @@ def marker(now: datetime):
 
 def staffed(slots: list[Slot], now: datetime) -> list[Slot]:
     """Return the `slots` the hosts can take by their last synced calendars."""
-    return calendars.staffed(slots, now) if enabled() else list(slots)
+    return calendars.staffed(slots, now)
 
 
 def live_busy(slot: Slot, now: datetime) -> Mapping[str, calendars.HostBusy]:
